@@ -1,0 +1,10 @@
+/* Subcommands of the endpointd binary; one file per subcommand family.
+ * Each returns the process exit status. */
+#ifndef EP_CMD_CMDS_H
+#define EP_CMD_CMDS_H
+
+int cmd_serve(int argc, char **argv);   /* cmd_serve.c: the daemon */
+int cmd_runtime(int argc, char **argv); /* cmd_runtime.c: one replica (inference engine) */
+int cmd_admin(int argc, char **argv);   /* cmd_admin.c: user/org/token commands over the API */
+
+#endif

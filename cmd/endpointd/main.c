@@ -1,0 +1,47 @@
+/* endpointd: one binary, subcommands dispatched by the first argument. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+#ifndef ENDPOINTD_VERSION
+#define ENDPOINTD_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "endpointd %s - self-hosted Inference Endpoints\n\n"
+          "usage: endpointd <command> [options]\n\n"
+          "  serve      run the daemon (management API, gateway, supervisor)\n"
+          "  runtime    run one model replica (TGI/TEI/OpenAI-compatible server)\n"
+          "  user       user add NAME              (admin, over the API)\n"
+          "  org        org add NAME | org add-member ORG USER\n"
+          "  token      token create|list|revoke\n"
+          "  whoami     show who the configured token belongs to\n"
+          "  version    print the version\n\n"
+          "Run 'endpointd <command> --help' for the options of a command.\n",
+          ENDPOINTD_VERSION);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *c = argv[1];
+  if (!strcmp(c, "serve")) return cmd_serve(argc - 1, argv + 1);
+  if (!strcmp(c, "runtime")) return cmd_runtime(argc - 1, argv + 1);
+  if (!strcmp(c, "user") || !strcmp(c, "org") || !strcmp(c, "token") || !strcmp(c, "whoami"))
+    return cmd_admin(argc, argv);
+  if (!strcmp(c, "version") || !strcmp(c, "--version")) {
+    printf("endpointd %s\n", ENDPOINTD_VERSION);
+    return 0;
+  }
+  if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "endpointd: unknown command '%s'\n\n", c);
+  usage(stderr);
+  return 2;
+}
