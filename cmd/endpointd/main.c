@@ -18,6 +18,7 @@ static void usage(FILE *f) {
           "  org        org add NAME | org add-member ORG USER\n"
           "  token      token create|list|revoke\n"
           "  whoami     show who the configured token belongs to\n"
+          "  model      model pull|ls|rm: models on disk (HF cache, model store)\n"
           "  version    print the version\n\n"
           "Run 'endpointd <command> --help' for the options of a command.\n",
           ENDPOINTD_VERSION);
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
   const char *c = argv[1];
   if (!strcmp(c, "serve")) return cmd_serve(argc - 1, argv + 1);
   if (!strcmp(c, "runtime")) return cmd_runtime(argc - 1, argv + 1);
+  if (!strcmp(c, "model")) return cmd_model(argc - 1, argv + 1);
   if (!strcmp(c, "user") || !strcmp(c, "org") || !strcmp(c, "token") || !strcmp(c, "whoami"))
     return cmd_admin(argc, argv);
   if (!strcmp(c, "version") || !strcmp(c, "--version")) {
