@@ -1,0 +1,123 @@
+/* AVX2 + FMA + F16C dot products and weight-row conversions. Compiled for
+ * any x86-64 via target attributes and only called after a runtime CPU check;
+ * on other machines the scalar table is used. */
+#include <string.h>
+
+#include "kern/kern_impl.h"
+
+static float dot_scalar_f32(const float *x, const void *w, int n) {
+  const float *wf = w;
+  float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += x[i] * wf[i];
+    a1 += x[i + 1] * wf[i + 1];
+    a2 += x[i + 2] * wf[i + 2];
+    a3 += x[i + 3] * wf[i + 3];
+  }
+  for (; i < n; i++) a0 += x[i] * wf[i];
+  return (a0 + a1) + (a2 + a3);
+}
+static float dot_scalar_f16(const float *x, const void *w, int n) {
+  const uint8_t *p = w;
+  float acc = 0;
+  for (int i = 0; i < n; i++) {
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    acc += x[i] * ep_f16_to_f32(h);
+  }
+  return acc;
+}
+static float dot_scalar_bf16(const float *x, const void *w, int n) {
+  const uint8_t *p = w;
+  float acc = 0;
+  for (int i = 0; i < n; i++) {
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    acc += x[i] * ep_bf16_to_f32(h);
+  }
+  return acc;
+}
+static void cvt_scalar_f16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_F16, (size_t)n); }
+static void cvt_scalar_bf16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_BF16, (size_t)n); }
+
+const ep__isa ep__isa_scalar = {
+    "scalar", {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16}, {NULL, cvt_scalar_f16, cvt_scalar_bf16}};
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+
+AVX2_FN static inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+AVX2_FN static inline __m256 ld_f16(const uint8_t *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+AVX2_FN static inline __m256 ld_bf16(const uint8_t *p) {
+  __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+#define DOT_BODY(LOAD, STEP_BYTES, TAIL)                                                  \
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), \
+         a3 = _mm256_setzero_ps();                                                      \
+  int i = 0;                                                                            \
+  for (; i + 32 <= n; i += 32) {                                                        \
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(p + (size_t)i * STEP_BYTES), a0); \
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), LOAD(p + (size_t)(i + 8) * STEP_BYTES), a1); \
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), LOAD(p + (size_t)(i + 16) * STEP_BYTES), a2); \
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), LOAD(p + (size_t)(i + 24) * STEP_BYTES), a3); \
+  }                                                                                     \
+  for (; i + 8 <= n; i += 8)                                                            \
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), LOAD(p + (size_t)i * STEP_BYTES), a0); \
+  float acc = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));        \
+  if (i < n) acc += TAIL(x + i, p + (size_t)i * STEP_BYTES, n - i);                     \
+  return acc;
+
+AVX2_FN static inline __m256 ld_f32(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
+
+AVX2_FN static float dot_avx2_f32(const float *x, const void *w, int n) {
+  const uint8_t *p = w;
+  DOT_BODY(ld_f32, 4, dot_scalar_f32)
+}
+AVX2_FN static float dot_avx2_f16(const float *x, const void *w, int n) {
+  const uint8_t *p = w;
+  DOT_BODY(ld_f16, 2, dot_scalar_f16)
+}
+AVX2_FN static float dot_avx2_bf16(const float *x, const void *w, int n) {
+  const uint8_t *p = w;
+  DOT_BODY(ld_bf16, 2, dot_scalar_bf16)
+}
+AVX2_FN static void cvt_avx2_f16(float *d, const void *s, int n) {
+  const uint8_t *p = s;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, ld_f16(p + 2 * (size_t)i));
+  if (i < n) cvt_scalar_f16(d + i, p + 2 * (size_t)i, n - i);
+}
+AVX2_FN static void cvt_avx2_bf16(float *d, const void *s, int n) {
+  const uint8_t *p = s;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, ld_bf16(p + 2 * (size_t)i));
+  if (i < n) cvt_scalar_bf16(d + i, p + 2 * (size_t)i, n - i);
+}
+
+const ep__isa ep__isa_avx2 = {
+    "avx2", {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16}, {NULL, cvt_avx2_f16, cvt_avx2_bf16}};
+
+int ep__avx2_available(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+#else
+const ep__isa ep__isa_avx2 = {"scalar", {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
+                              {NULL, cvt_scalar_f16, cvt_scalar_bf16}};
+int ep__avx2_available(void) { return 0; }
+#endif

@@ -1,0 +1,158 @@
+/* Decoder forward shared by GPT-2 and Llama-family models. All new tokens of
+ * all sequences in a batch are stacked into one [T, d] activation matrix, so
+ * every weight matrix is read once per step for the whole batch (prefill
+ * chunks and decode tokens mixed); only attention is per sequence. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "rt/model_impl.h"
+
+typedef struct {
+  float *x, *h, *q, *k, *v, *att, *f1, *f2; /* activations, T rows */
+  int *pos;                                 /* [T] absolute position of each row */
+  int *seq;                                 /* [T] batch item of each row */
+  ep_attn_row *rows;                        /* [T] */
+} fwd_buf;
+
+static void norm(const ep_model *m, float *y, const float *x, const float *w, const float *b, int n) {
+  if (m->norm_rms) ep_ref_rmsnorm(y, x, w, n, m->info.n_embd, m->eps);
+  else ep_ref_layernorm(y, x, w, b, n, m->info.n_embd, m->eps);
+}
+
+static void embed_row(const ep_model *m, float *dst, int tok, int pos) {
+  int d = m->info.n_embd;
+  size_t esz = m->tok_emb.wt == EP_KW_F32 ? 4 : 2;
+  ep_kern_to_f32(dst, (const uint8_t *)m->tok_emb.data + (size_t)tok * d * esz, m->tok_emb.wt, (size_t)d);
+  if (!m->use_rope) {
+    float tmp[d];
+    size_t psz = m->pos_emb.wt == EP_KW_F32 ? 4 : 2;
+    ep_kern_to_f32(tmp, (const uint8_t *)m->pos_emb.data + (size_t)pos * d * psz, m->pos_emb.wt, (size_t)d);
+    ep_ref_add(dst, tmp, d);
+  }
+}
+
+static void layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, int T) {
+  const ep_model_info *in = &m->info;
+  const ep_layer *L = &m->layers[l];
+  int d = in->n_embd, hd = in->head_dim, qd = in->n_head * hd, kvd = in->n_kv_head * hd;
+  int ff = in->n_ff;
+  ep_kern *k = m->kern;
+
+  norm(m, b->h, b->x, L->attn_norm_w, L->attn_norm_b, T);
+  ep_kern_matmul(k, b->q, b->h, L->q.data, L->q.wt, L->q_b, T, d, qd);
+  ep_kern_matmul(k, b->k, b->h, L->k.data, L->k.wt, L->k_b, T, d, kvd);
+  ep_kern_matmul(k, b->v, b->h, L->v.data, L->v.wt, L->v_b, T, d, kvd);
+  for (int r = 0; r < T; r++) {
+    if (m->use_rope) {
+      ep_ref_rope(b->q + (size_t)r * qd, in->n_head, hd, b->pos[r], m->inv_freq);
+      ep_ref_rope(b->k + (size_t)r * kvd, in->n_kv_head, hd, b->pos[r], m->inv_freq);
+    }
+    ep_kv *kv = items[b->seq[r]].kv;
+    size_t off = ((size_t)l * kv->cap + (size_t)b->pos[r]) * kvd;
+    memcpy(kv->k + off, b->k + (size_t)r * kvd, (size_t)kvd * sizeof(float));
+    memcpy(kv->v + off, b->v + (size_t)r * kvd, (size_t)kvd * sizeof(float));
+    size_t base = (size_t)l * kv->cap * kvd;
+    b->rows[r] = (ep_attn_row){b->att + (size_t)r * qd, b->q + (size_t)r * qd, kv->k + base,
+                               kv->v + base, b->pos[r] + 1};
+  }
+  ep_kern_attention(k, b->rows, T, kvd, in->n_head, in->n_kv_head, hd);
+  ep_kern_matmul(k, b->h, b->att, L->o.data, L->o.wt, L->o_b, T, qd, d);
+  ep_ref_add(b->x, b->h, T * d);
+
+  norm(m, b->h, b->x, L->mlp_norm_w, L->mlp_norm_b, T);
+  ep_kern_matmul(k, b->f1, b->h, L->up.data, L->up.wt, L->up_b, T, d, ff);
+  if (m->gated_mlp) {
+    ep_kern_matmul(k, b->f2, b->h, L->gate.data, L->gate.wt, L->gate_b, T, d, ff);
+    ep_ref_swiglu(b->f2, b->f1, T * ff); /* f2 = silu(gate) * up */
+    ep_kern_matmul(k, b->h, b->f2, L->down.data, L->down.wt, L->down_b, T, ff, d);
+  } else {
+    ep_ref_gelu_tanh(b->f1, T * ff);
+    ep_kern_matmul(k, b->h, b->f1, L->down.data, L->down.wt, L->down_b, T, ff, d);
+  }
+  ep_ref_add(b->x, b->h, T * d);
+}
+
+int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
+  const ep_model_info *in = &m->info;
+  int d = in->n_embd, qd = in->n_head * in->head_dim, kvd = in->n_kv_head * in->head_dim;
+  int V = in->vocab_size;
+  size_t T = 0, nsel = 0;
+  for (size_t i = 0; i < nitems; i++) {
+    T += items[i].n;
+    nsel += items[i].all_logits ? items[i].n : (items[i].logits && items[i].n ? 1 : 0);
+  }
+  if (T == 0) return EP_OK;
+  if (T > (1u << 20)) return EP_ERANGE;
+  size_t wide = (size_t)(in->n_ff > qd ? in->n_ff : qd);
+  if ((size_t)d > wide) wide = (size_t)d;
+  fwd_buf b;
+  size_t nf = T * ((size_t)d * 2 + (size_t)qd * 2 + (size_t)kvd * 2 + (size_t)in->n_ff * 2) +
+              nsel * ((size_t)d + (size_t)V);
+  float *mem = malloc(nf * sizeof(float));
+  b.pos = malloc(T * sizeof(int));
+  b.seq = malloc(T * sizeof(int));
+  b.rows = malloc(T * sizeof(ep_attn_row));
+  int rc = EP_OK;
+  if (!mem || !b.pos || !b.seq || !b.rows) {
+    rc = EP_ENOMEM;
+    goto done;
+  }
+  float *p = mem;
+  b.x = p, p += T * d;
+  b.h = p, p += T * d;
+  b.q = p, p += T * qd;
+  b.att = p, p += T * qd;
+  b.k = p, p += T * kvd;
+  b.v = p, p += T * kvd;
+  b.f1 = p, p += T * in->n_ff;
+  b.f2 = p, p += T * in->n_ff;
+  float *sel = p, *logits = p + nsel * d;
+
+  size_t r = 0;
+  for (size_t i = 0; i < nitems; i++)
+    for (size_t j = 0; j < items[i].n; j++, r++) {
+      b.pos[r] = (int)(items[i].kv->len + j);
+      b.seq[r] = (int)i;
+      embed_row(m, b.x + r * d, items[i].tokens[j], b.pos[r]);
+    }
+  for (int l = 0; l < in->n_layer; l++) layer_forward(m, l, items, &b, (int)T);
+
+  /* logits only for the rows asked for */
+  size_t s = 0;
+  r = 0;
+  for (size_t i = 0; i < nitems; i++) {
+    size_t n = items[i].n;
+    if (items[i].all_logits) {
+      memcpy(sel + s * d, b.x + r * d, n * d * sizeof(float));
+      s += n;
+    } else if (items[i].logits && n) {
+      memcpy(sel + s * d, b.x + (r + n - 1) * d, d * sizeof(float));
+      s++;
+    }
+    r += n;
+  }
+  if (nsel) {
+    norm(m, sel, sel, m->final_norm_w, m->final_norm_b, (int)nsel);
+    ep_kern_matmul(m->kern, logits, sel, m->lm_head.data, m->lm_head.wt, NULL, (int)nsel, d, V);
+  }
+  s = 0;
+  for (size_t i = 0; i < nitems; i++) {
+    size_t n = items[i].n;
+    if (items[i].all_logits) {
+      memcpy(items[i].all_logits, logits + s * V, n * V * sizeof(float));
+      if (items[i].logits && n) memcpy(items[i].logits, logits + (s + n - 1) * V, V * sizeof(float));
+      s += n;
+    } else if (items[i].logits && n) {
+      memcpy(items[i].logits, logits + s * V, V * sizeof(float));
+      s++;
+    }
+    items[i].kv->len += n;
+  }
+done:
+  free(mem);
+  free(b.pos);
+  free(b.seq);
+  free(b.rows);
+  return rc;
+}

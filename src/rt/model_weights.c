@@ -1,0 +1,150 @@
+/* Weight lookup and shape checks shared by the architecture loaders: matrices
+ * stay in the mmapped file when their layout and alignment allow, otherwise
+ * (GPT-2 Conv1D transpose, unaligned data, requested dtype conversion) they
+ * get an owned copy. Small vectors (norms, biases) are always f32 copies. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "rt/model_impl.h"
+
+void *ep__own(ep_model *m, size_t bytes) {
+  if (m->nowned == m->capowned) {
+    size_t nc = m->capowned ? m->capowned * 2 : 64;
+    void **n = realloc(m->owned, nc * sizeof *n);
+    if (!n) return NULL;
+    m->owned = n;
+    m->capowned = nc;
+  }
+  void *p = calloc(1, bytes ? bytes : 1);
+  if (p) m->owned[m->nowned++] = p;
+  return p;
+}
+
+static int w_fail(char *err, size_t errsz, int code, const char *name, const char *what) {
+  snprintf(err, errsz, "tensor '%s': %s", name, what);
+  return code;
+}
+
+static int wtype_of(ep_st_dtype dt, ep_kern_wtype *wt) {
+  switch (dt) {
+  case EP_ST_F32: *wt = EP_KW_F32; return 1;
+  case EP_ST_F16: *wt = EP_KW_F16; return 1;
+  case EP_ST_BF16: *wt = EP_KW_BF16; return 1;
+  default: return 0;
+  }
+}
+
+static const ep_st_tensor *find2(ep_model *m, const char *name, int rows, int cols, ep_kern_wtype *wt,
+                                 char *err, size_t errsz, int *rc) {
+  const ep_st_tensor *t = ep_st_find(m->st, name);
+  char msg[160];
+  if (!t) {
+    *rc = w_fail(err, errsz, EP_ENOTFOUND, name, "missing from the checkpoint");
+    return NULL;
+  }
+  if (!wtype_of(t->dtype, wt)) {
+    snprintf(msg, sizeof msg, "dtype %s not supported for weights (F32, F16, BF16)",
+             ep_st_dtype_name(t->dtype));
+    *rc = w_fail(err, errsz, EP_EUNSUPPORTED, name, msg);
+    return NULL;
+  }
+  int ok = cols > 0 ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
+                    : (t->numel == rows && t->ndim >= 1);
+  if (!ok) {
+    snprintf(msg, sizeof msg, "shape [%lld%s%s] does not match the config (expected [%d%s])",
+             (long long)(t->ndim ? t->shape[0] : 1), t->ndim > 1 ? ", ..." : "", "", rows,
+             cols > 0 ? ", cols" : "");
+    if (cols > 0 && t->ndim == 2)
+      snprintf(msg, sizeof msg, "shape [%lld, %lld] does not match the config (expected [%d, %d])",
+               (long long)t->shape[0], (long long)t->shape[1], rows, cols);
+    *rc = w_fail(err, errsz, EP_EINVAL, name, msg);
+    return NULL;
+  }
+  return t;
+}
+
+static ep_kern_wtype wanted(ep_model *m, ep_kern_wtype have) {
+  if (have != EP_KW_F32) return have;
+  if (m->params.dtype == EP_DTYPE_F16) return EP_KW_F16;
+  if (m->params.dtype == EP_DTYPE_BF16) return EP_KW_BF16;
+  return EP_KW_F32;
+}
+
+/* copy n elements from src (type have) to dst (type want), converting */
+static void convert(void *dst, ep_kern_wtype want, const void *src, ep_kern_wtype have, size_t n) {
+  if (want == have) {
+    memcpy(dst, src, n * (have == EP_KW_F32 ? 4 : 2));
+    return;
+  }
+  float tmp[256];
+  for (size_t i = 0; i < n; i += 256) {
+    size_t c = n - i < 256 ? n - i : 256;
+    ep_kern_to_f32(tmp, (const uint8_t *)src + i * (have == EP_KW_F32 ? 4 : 2), have, c);
+    for (size_t j = 0; j < c; j++) {
+      if (want == EP_KW_F32) {
+        ((float *)dst)[i + j] = tmp[j];
+      } else {
+        uint16_t h = want == EP_KW_F16 ? ep_f32_to_f16(tmp[j]) : ep_f32_to_bf16(tmp[j]);
+        memcpy((uint8_t *)dst + 2 * (i + j), &h, 2);
+      }
+    }
+  }
+}
+
+int ep__mat(ep_model *m, const char *name, int out, int in, ep_mat *dst, char *err, size_t errsz) {
+  ep_kern_wtype wt;
+  int rc = EP_OK;
+  const ep_st_tensor *t = find2(m, name, out, in, &wt, err, errsz, &rc);
+  if (!t) return rc;
+  ep_kern_wtype want = wanted(m, wt);
+  size_t esz = wt == EP_KW_F32 ? 4 : 2;
+  dst->out = out;
+  dst->in = in;
+  dst->wt = want;
+  if (want == wt && (uintptr_t)t->data % esz == 0) {
+    dst->data = t->data;
+    return EP_OK;
+  }
+  void *copy = ep__own(m, (size_t)t->numel * (want == EP_KW_F32 ? 4 : 2));
+  if (!copy) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
+  convert(copy, want, t->data, wt, (size_t)t->numel);
+  dst->data = copy;
+  return EP_OK;
+}
+
+int ep__mat_t(ep_model *m, const char *name, int in, int out, ep_mat *dst, char *err, size_t errsz) {
+  ep_kern_wtype wt;
+  int rc = EP_OK;
+  const ep_st_tensor *t = find2(m, name, in, out, &wt, err, errsz, &rc);
+  if (!t) return rc;
+  ep_kern_wtype want = wanted(m, wt);
+  size_t esz = wt == EP_KW_F32 ? 4 : 2, wsz = want == EP_KW_F32 ? 4 : 2;
+  uint8_t *copy = ep__own(m, (size_t)t->numel * wsz);
+  if (!copy) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
+  const uint8_t *src = t->data;
+  for (int i = 0; i < in; i++)
+    for (int o = 0; o < out; o++)
+      convert(copy + ((size_t)o * in + i) * wsz, want, src + ((size_t)i * out + o) * esz, wt, 1);
+  dst->data = copy;
+  dst->wt = want;
+  dst->out = out;
+  dst->in = in;
+  return EP_OK;
+}
+
+int ep__vec(ep_model *m, const char *name, int n, int optional, float **dst, char *err, size_t errsz) {
+  *dst = NULL;
+  if (optional && !ep_st_find(m->st, name)) return EP_OK;
+  ep_kern_wtype wt;
+  int rc = EP_OK;
+  const ep_st_tensor *t = find2(m, name, n, 0, &wt, err, errsz, &rc);
+  if (!t) return rc;
+  float *v = ep__own(m, (size_t)n * sizeof(float));
+  if (!v) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
+  convert(v, EP_KW_F32, t->data, wt, (size_t)n);
+  *dst = v;
+  return EP_OK;
+}
