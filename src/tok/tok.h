@@ -30,6 +30,22 @@ void ep_tok_free(ep_tok *t);
 int ep_tok_encode(const ep_tok *t, const char *text, size_t len, int add_special, int32_t **ids,
                   size_t *n);
 
+/* Truncating variant of ep_tok_encode. max_len = 0: no limit; otherwise the
+ * result (post-processor tokens included when add_special) has at most
+ * max_len ids: tokens are dropped from the end of the text. EP_ERANGE when
+ * max_len cannot even hold the special tokens. */
+int ep_tok_encode_trunc(const ep_tok *t, const char *a, size_t alen, int add_special, size_t max_len,
+                        int32_t **ids, size_t *n);
+
+/* Pair encoding (BERT cross-encoders, NLI): the post-processor's pair
+ * template, e.g. [CLS] A [SEP] B [SEP], is always applied. type_ids (may be
+ * NULL) receives the token_type_ids, n entries, malloc'd like ids. max_len as
+ * in ep_tok_encode_trunc, truncating "longest first": one token at a time from
+ * the end of the longer of A and B (B on ties). Without a post-processor the
+ * pair is A B (plus BOS/EOS per sequence when tokenizer_config asks). */
+int ep_tok_encode_pair(const ep_tok *t, const char *a, size_t alen, const char *b, size_t blen,
+                       size_t max_len, int32_t **ids, int32_t **type_ids, size_t *n);
+
 /* Same, with byte offsets [start, stop) of each token in text (special tokens
  * added by the post-processor get start = stop = 0). */
 typedef struct {
