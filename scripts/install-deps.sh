@@ -11,7 +11,7 @@ PKGS=(
   libuv1-dev libhttp-parser-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libsodium-dev libopenblas-dev libpcre2-dev libutf8proc-dev
   python3 python3-pytest python3-requests python3-numpy
-  nodejs npm
+  nodejs npm chromium
 )
 # Optional extras some tests use when present (install on request).
 if [ "${ENDPOINTD_FULL_DEPS:-0}" = 1 ]; then
