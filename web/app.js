@@ -122,14 +122,32 @@ function renderList() {
     }));
     rows.sort((a, b) => a.i - b.i || a.ep.name.localeCompare(b.ep.name));
     err.textContent = errors.join('; ');
-    clear(tbody);
+    // Replace only rows whose content changed, so focus (e.g. on a copy button) survives polls.
+    const keep = new Set();
+    let prevRow = null;
     for (const { ep, ns } of rows) {
       const key = `${ns}/${ep.name}`;
       const s = ep.status && ep.status.state;
       if (last.has(key) && last.get(key) !== s) announce(`${key} is now ${s}`);
       last.set(key, s);
-      tbody.append(epRow(ep, ns));
+      keep.add(key);
+      const sig = JSON.stringify([ep.status, ep.model && ep.model.task, ep.model && ep.model.repository]);
+      let row = [...tbody.children].find((r) => r.dataset.key === key);
+      if (!row || row.dataset.sig !== sig) {
+        const fresh = epRow(ep, ns);
+        fresh.dataset.sig = sig;
+        if (row) row.replaceWith(fresh);
+        row = fresh;
+      } else {
+        const t = row.querySelector('time');
+        if (t) t.textContent = fmtAgo(t.getAttribute('datetime'));
+      }
+      if (prevRow ? prevRow.nextSibling !== row : tbody.firstChild !== row) {
+        if (prevRow) prevRow.after(row); else tbody.prepend(row);
+      }
+      prevRow = row;
     }
+    for (const r of [...tbody.children]) if (!keep.has(r.dataset.key)) r.remove();
     empty.hidden = rows.length > 0;
     table.hidden = rows.length === 0;
   }, 2000);

@@ -174,7 +174,9 @@ export function renderPlayground(box, ep) {
   }
 
   function update(e) {
+    const urlChanged = !cur.status || !e.status || cur.status.url !== e.status.url;
     cur = e;
+    if (urlChanged) renderSnips();
     const s = e.status || {};
     note.textContent = s.url ? `Requests go to ${s.url}` : `No URL while ${s.state}; resume the endpoint to use the playground.`;
   }
