@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "base/err.h"
 #include "rt/model.h"
@@ -62,3 +63,25 @@ static inline ep_model *t_load(const char *dir, int threads, const char *kern) {
 }
 
 #endif
+
+/* Runs tools/make_tiny_model.py with args into a fresh temp dir; returns the
+ * dir (static buffer) or NULL. Remove with t_rmdir. */
+static inline const char *t_make_model(const char *args) {
+  static char dir[256];
+  snprintf(dir, sizeof dir, "/tmp/ep-model-XXXXXX");
+  if (!mkdtemp(dir)) return NULL;
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s --out %s", t_src("tools/make_tiny_model.py"), args, dir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "failed: %s\n", cmd);
+    return NULL;
+  }
+  return dir;
+}
+
+static inline void t_rmdir(const char *dir) {
+  char cmd[512];
+  if (!dir || strncmp(dir, "/tmp/ep-model-", 14) != 0) return;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
