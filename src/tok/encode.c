@@ -84,7 +84,7 @@ static int encode_normalized(const ep_tok *t, ep_arena *a, const ep_nstr *n, ep_
       rc = model_pieces(t, a, &seg, out);
     }
     if (k < 0 || rc) break;
-    rc = ep_spanvec_push(out, t->added[k].id, n->beg[ms + (me > ms ? 0 : 0)], n->end[me - 1]);
+    rc = ep_spanvec_push(out, t->added[k].id, n->beg[ms], n->end[me - 1]);
     pos = me;
   }
   return rc;

@@ -1,5 +1,5 @@
 /* Normalizers of tokenizer.json (Sequence, Prepend, Replace, NFC/NFD/NFKC/NFKD,
- * Lowercase, Strip, BertNormalizer): parsing and application to an
+ * Lowercase, Strip, StripAccents, BertNormalizer): parsing and application to an
  * offset-carrying string. Unicode data comes from utf8proc. Lowercasing is
  * per code point (utf8proc_tolower), not Rust's multi-char to_lowercase. */
 #include <jansson.h>
@@ -53,6 +53,7 @@ int ep_tok_parse_normalizer(ep_tok *t, json_t *j, ep_tok_node **out, char *err, 
   else if (!strcmp(type, "NFKC")) n->type = EP_TOK_N_NFKC;
   else if (!strcmp(type, "NFKD")) n->type = EP_TOK_N_NFKD;
   else if (!strcmp(type, "Lowercase")) n->type = EP_TOK_N_LOWER;
+  else if (!strcmp(type, "StripAccents")) n->type = EP_TOK_N_STRIPACC;
   else if (!strcmp(type, "Strip")) {
     n->type = EP_TOK_N_STRIP;
     n->a = jbool(j, "left", 1);  /* strip left */
@@ -245,6 +246,16 @@ static int apply_one(const ep_tok_node *n, ep_arena *a, const ep_nstr *in, ep_ns
       size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
       if (!k) k = 1, cp = 0xFFFD;
       push_cp(&b, utf8proc_tolower(cp), in->beg[i], in->end[i + k - 1]);
+      i += k;
+    }
+    break;
+  case EP_TOK_N_STRIPACC: /* drops nonspacing marks (use after NFD/NFKD) */
+    for (size_t i = 0; i < in->len;) {
+      int32_t cp;
+      size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
+      if (!k) k = 1, cp = 0xFFFD;
+      if (utf8proc_category(cp) != UTF8PROC_CATEGORY_MN)
+        ep_nb_push(&b, in->s + i, k, in->beg[i], in->end[i + k - 1]);
       i += k;
     }
     break;

@@ -19,7 +19,7 @@ typedef struct {
   char *inp, *out;
 } tf_cases;
 
-static char *tf_read(const char *path, size_t *len) {
+static inline char *tf_read(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "cannot open %s\n", path);
@@ -40,7 +40,7 @@ static char *tf_read(const char *path, size_t *len) {
 }
 
 /* Loads <vectors>/<stem>.inp and .out; returns number of cases (0 on error). */
-static size_t tf_load(tf_cases *c, const char *stem) {
+static inline size_t tf_load(tf_cases *c, const char *stem) {
   char path[512];
   memset(c, 0, sizeof *c);
   snprintf(path, sizeof path, "tokenizers/vectors/%s.inp", stem);
@@ -83,17 +83,17 @@ static size_t tf_load(tf_cases *c, const char *stem) {
   return c->n;
 }
 
-static void tf_free(tf_cases *c) {
+static inline void tf_free(tf_cases *c) {
   for (size_t i = 0; i < c->n; i++) free(c->ids[i]);
   free(c->inp);
   free(c->out);
 }
 
-static int tf_same(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+static inline int tf_same(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
   return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
-static void tf_print_ids(const char *what, const int32_t *a, size_t n) {
+static inline void tf_print_ids(const char *what, const int32_t *a, size_t n) {
   fprintf(stderr, "  %s:", what);
   for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", a[i]);
   fprintf(stderr, "\n");
