@@ -5,37 +5,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
+import { sleep, freePort, launchChromium, newPage as openPage, signIn as signInAs, outDir } from './web_lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const WEB = path.join(REPO, 'web');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const BIN = process.env.ENDPOINTD_BIN;
 const MOCK = process.env.ENDPOINTD_WEB_MOCK === '1';
 const TOKEN = `hf_web${crypto.randomBytes(16).toString('hex')}`;
-const OUT = process.env.EP_TEST_OUT
-  ? path.join(process.env.EP_TEST_OUT, 'web')
-  : path.join(BIN ? path.dirname(BIN) : path.join(REPO, 'build'), 'test-output', 'web');
+const OUT = outDir(REPO);
 const MODEL = path.join(REPO, 'models', 'stories260K');
 
 let home; let daemon; let mock; let browser; let origin; let daemonLog = '';
 const consoleErrors = [];
 let allowed = []; // console error substrings a step expects (e.g. the 409 of a duplicate create)
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 async function waitHttp(url, ms) {
   const end = Date.now() + ms;
@@ -53,19 +40,8 @@ async function apiGet(p) {
 }
 
 before(async () => {
-  fs.mkdirSync(OUT, { recursive: true });
-  // Fail loudly (never skip) when chromium is missing or cannot start.
-  assert.ok(fs.existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: apt-get install -y chromium (scripts/install-deps.sh)`);
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'ep-web-'));
-  try {
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM, headless: true, userDataDir: path.join(home, 'chrome-profile'),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    });
-  } catch (e) {
-    throw new Error(`chromium could not be launched (${CHROMIUM}): ${e.message}`);
-  }
+  browser = await launchChromium(path.join(home, 'chrome-profile'));
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
   if (MOCK) {
@@ -95,31 +71,8 @@ after(async () => {
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-async function newPage(width, height) {
-  const page = await browser.newPage();
-  await page.setViewport({ width, height, deviceScaleFactor: 1, isMobile: width < 500, hasTouch: width < 500 });
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    const text = `${m.text()} @ ${m.location() && m.location().url}`;
-    if (!allowed.some((a) => text.includes(a))) consoleErrors.push(text);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  page.setDefaultTimeout(15000);
-  return page;
-}
-
-async function signIn(page) {
-  await page.goto(`${origin}/`, { waitUntil: 'load' });
-  await page.waitForSelector('input[name=token]');
-  const label = await page.$eval('input[name=token]', (el) => document.querySelector(`label[for="${el.id}"]`)?.textContent);
-  assert.equal(label, 'Access token');
-  await page.type('input[name=token]', TOKEN);
-  await page.click('form button[type=submit]');
-  await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Endpoints');
-  // The token lives only in sessionStorage, never in the URL.
-  assert.ok(!page.url().includes(TOKEN));
-  assert.equal(await page.evaluate(() => localStorage.length), 0);
-}
+const newPage = (w, hgt) => openPage(browser, w, hgt, consoleErrors, () => allowed);
+const signIn = (page) => signInAs(page, origin, TOKEN);
 
 const badgeIn = (sel) => `${sel} .badge`;
 async function stateOf(page, sel) {

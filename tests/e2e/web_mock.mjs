@@ -25,6 +25,49 @@ export function startMock({ port, token, webDir }) {
     ep.status.targetReplica = ['paused', 'scaledToZero'].includes(s) ? 0 : 1;
     log(`${ns0}/${ep.name}`, s);
   };
+  // Synthetic per-endpoint counters that grow with every scrape: 4 requests, all in (0.1, 0.25].
+  let scrapes = 0;
+  const metrics = () => {
+    scrapes += 1;
+    let t = '# TYPE endpointd_requests_total counter\n';
+    for (const ep of eps.values()) {
+      const L = `namespace="${ns0}",endpoint="${ep.name}"`;
+      const n = scrapes * 4;
+      t += `endpointd_requests_total{${L},code="200"} ${n}\n`;
+      for (const [le, c] of [['0.1', 0], ['0.25', n], ['+Inf', n]]) t += `endpointd_request_duration_seconds_bucket{${L},le="${le}"} ${c}\n`;
+      t += `endpointd_queue_depth{${L}} 2\nendpointd_replicas_ready{${L}} ${ep.status.readyReplica}\nendpointd_replicas_target{${L}} ${ep.status.targetReplica}\n`;
+    }
+    return t;
+  };
+  const sse = async (res, events) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    for (const e of events) { res.write(`data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`); await new Promise((r) => setTimeout(r, 60)); }
+    res.end();
+  };
+  const WORDS = ['Once', ' upon', ' a', ' mock', '.'];
+  const dataPlane = (req, res, ep, sub) => {
+    if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: 'Invalid credentials in Authorization header' });
+    if (!ep) return send(res, 404, { error: 'no such endpoint' });
+    if (ep.status.state !== 'running') return send(res, 400, { error: 'Bad Request: Invalid state' });
+    let b = '';
+    req.on('data', (c) => { b += c; });
+    req.on('end', () => {
+      if (sub === '/generate_stream') {
+        return sse(res, WORDS.map((w, i) => ({ token: { id: i, text: w, logprob: -1, special: false },
+          generated_text: i === WORDS.length - 1 ? WORDS.join('') : null, details: null })));
+      }
+      if (sub === '/v1/chat/completions') {
+        return sse(res, [...WORDS.map((w) => ({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: w }, finish_reason: null }] })), '[DONE]']);
+      }
+      if (sub === '/embed') {
+        const n = JSON.parse(b).inputs.length;
+        return send(res, 200, [[1, 0], [1, 1], [0, 1]].slice(0, n));
+      }
+      if (sub === '/predict') return send(res, 200, [{ label: 'POSITIVE', score: 0.75 }, { label: 'NEGATIVE', score: 0.25 }]);
+      return send(res, 404, { error: 'route' });
+    });
+    return undefined;
+  };
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     const p = u.pathname;
@@ -35,7 +78,9 @@ export function startMock({ port, token, webDir }) {
       return send(res, 200, fs.readFileSync(full), TYPES[path.extname(full)] || 'application/octet-stream');
     }
     if (p === '/health') return send(res, 200, 'ok', 'text/plain');
-    if (p === '/metrics') return send(res, 200, '# none\n', 'text/plain');
+    if (p === '/metrics') return send(res, 200, metrics(), 'text/plain');
+    const dp = p.match(/^\/endpoints\/([^/]+)\/([^/]+)(\/.*)?$/);
+    if (dp) return dataPlane(req, res, eps.get(dp[2]), dp[3] || '/');
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: 'Invalid credentials in Authorization header' });
     if (p === '/api/whoami-v2') return send(res, 200, { type: 'user', name: ns0, orgs: [], auth: { accessToken: { role: 'write', displayName: 'admin' } } });
     if (p === '/v2/provider') return send(res, 200, { vendors: [{ name: 'local', regions: [{ name: 'local', computes: [
