@@ -11,7 +11,10 @@
 #include "kern/kern_impl.h"
 #include "kern/pool.h"
 
-#define BLAS_MIN_ROWS 16 /* prefill chunks at least this long go to sgemm (F32 only) */
+/* F32 GEMMs with at least this many input rows and both sides this wide go to
+ * OpenBLAS sgemm (big prefill chunks); smaller ones stay on the row kernel. */
+#define BLAS_MIN_ROWS 16
+#define BLAS_MIN_DIM 256
 
 struct ep_kern {
   ep_pool *pool;
@@ -102,7 +105,8 @@ static void mm_task(void *ctx, int task, int thread) {
 void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern_wtype wt,
                     const float *bias, int n, int in, int out) {
   if (n <= 0 || out <= 0) return;
-  if (k->use_blas && wt == EP_KW_F32 && n >= BLAS_MIN_ROWS) {
+  if (k->use_blas && wt == EP_KW_F32 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
+      out >= BLAS_MIN_DIM) {
     if (bias)
       for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out, bias, (size_t)out * sizeof(float));
     openblas_set_num_threads(k->nthreads);
