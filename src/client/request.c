@@ -72,6 +72,7 @@ int epc_req_init(epc_req *r, ep_client *c, const char *method, const char *url, 
     h = curl_slist_append(h, auth);
   }
   h = curl_slist_append(h, "Expect:");
+  if (!body && !strcmp(method, "POST")) h = curl_slist_append(h, "Content-Type:");
   if (kind == EPC_TGI_STREAM || kind == EPC_CHAT_STREAM)
     h = curl_slist_append(h, "Accept: text/event-stream");
   if (body) {
