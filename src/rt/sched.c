@@ -40,7 +40,7 @@ struct ep_sched {
   pthread_cond_t prog;  /* waiters on progress */
   ep_gen_req *qhead, *qtail;
   size_t nqueued, nrunning;
-  int stopping;
+  int stopping, inited, running;
   ep_sched_stats st;
   /* compute thread only */
   seq_t *seqs;
@@ -163,6 +163,15 @@ static int seq_setup(ep_sched *s, seq_t *q, ep_gen_req *r) {
   if (!q->kv || !q->ids || !q->ts || !q->logits || !r->toks || (r->want_prefill && !r->prefill))
     return EP_ENOMEM;
   memcpy(q->ids, r->input, sizeof(int32_t) * r->n_input);
+  /* prime the detokenizer with the prompt so position-dependent decoders
+   * (Strip, Metaspace prefix) treat the first generated token as TGI does:
+   * generated text = decode(prompt + gen) minus decode(prompt) */
+  ep_buf sink = EP_BUF_INIT;
+  for (size_t i = 0; i < r->n_input; i++) {
+    ep_tok_stream_push(q->ts, r->input[i], &sink);
+    ep_buf_reset(&sink);
+  }
+  ep_buf_free(&sink);
   q->n_ids = r->n_input;
   ep_rng_seed(&q->rng, r->sp.seed);
   if (r->prefill)
@@ -416,26 +425,30 @@ int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sc
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work, NULL);
   pthread_cond_init(&s->prog, NULL);
+  s->inited = 1;
   if (pthread_create(&s->thread, NULL, compute_main, s) != 0) {
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->prog);
-    s->thread = 0;
     ep_sched_free(s);
     return EP_EIO;
   }
+  s->running = 1;
   *out = s;
   return EP_OK;
 }
 
+void ep_sched_stop(ep_sched *s) {
+  if (!s || !s->running) return;
+  pthread_mutex_lock(&s->mu);
+  s->stopping = 1;
+  pthread_cond_signal(&s->work);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->thread, NULL);
+  s->running = 0;
+}
+
 void ep_sched_free(ep_sched *s) {
   if (!s) return;
-  if (s->thread) {
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_cond_signal(&s->work);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+  if (s->inited) {
+    ep_sched_stop(s);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->prog);

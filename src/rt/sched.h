@@ -104,6 +104,9 @@ int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sc
 /* Stops the thread; requests still queued or running finish as CANCELED
  * (published) before it returns. */
 void ep_sched_free(ep_sched *s);
+/* Same stop as ep_sched_free, but keeps the object so published requests can
+ * still be read (ep_sched_progress). Idempotent. */
+void ep_sched_stop(ep_sched *s);
 
 /* Queues r. EP_EBUSY when the queue is full (the request is not taken),
  * EP_EINVAL for bad inputs (empty, ids out of range, over n_ctx). */
