@@ -145,6 +145,10 @@ int ep__vec(ep_model *m, const char *name, int n, int optional, float **dst, cha
   float *v = ep__own(m, (size_t)n * sizeof(float));
   if (!v) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
   convert(v, EP_KW_F32, t->data, wt, (size_t)n);
+  ep_kern_wtype want = wanted(m, wt);
+  if (want != wt) /* requested storage type: round like a converted checkpoint would */
+    for (int i = 0; i < n; i++)
+      v[i] = want == EP_KW_F16 ? ep_f16_to_f32(ep_f32_to_f16(v[i])) : ep_bf16_to_f32(ep_f32_to_bf16(v[i]));
   *dst = v;
   return EP_OK;
 }

@@ -1,0 +1,164 @@
+/* Fast kernels vs the reference kernels, and reference kernels vs values
+ * computed by hand. Tolerances: matmul |diff| <= 1e-5 * (1 + sum|x*w|)
+ * (reordered float sums), attention <= 1e-5, conversions exact. */
+#include <stdint.h>
+
+#include "base/err.h"
+#include "kern/kern.h"
+#include "kern/pool.h"
+#include "test.h"
+
+static uint32_t g_rng = 12345;
+static float frand(void) {
+  g_rng = g_rng * 1664525u + 1013904223u;
+  return ((g_rng >> 8) / 16777216.0f) * 2 - 1;
+}
+
+static void test_convert(void) {
+  CHECK(ep_f16_to_f32(0x3c00) == 1.0f);
+  CHECK(ep_f16_to_f32(0xc000) == -2.0f);
+  CHECK(ep_f16_to_f32(0x7bff) == 65504.0f);
+  CHECK(ep_f16_to_f32(0x0001) == 5.960464477539063e-08f); /* smallest subnormal */
+  CHECK(ep_bf16_to_f32(0x3f80) == 1.0f);
+  CHECK_INT(ep_f32_to_bf16(1.0f), 0x3f80);
+  CHECK_INT(ep_f32_to_f16(1.0f), 0x3c00);
+  CHECK_INT(ep_f32_to_f16(5.960464477539063e-08f), 0x0001);
+  CHECK_INT(ep_f32_to_f16(1e6f), 0x7c00);
+  /* round trip of every f16 bit pattern except NaNs */
+  int bad = 0;
+  for (uint32_t h = 0; h < 0x10000; h++) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;
+    if (ep_f32_to_f16(ep_f16_to_f32((uint16_t)h)) != h) bad++;
+  }
+  CHECK_INT(bad, 0);
+}
+
+static void test_ref_small(void) {
+  /* y = x W^T + b by hand */
+  float x[2] = {1, 2}, w[6] = {1, 0, 0, 1, 1, 1}, b[3] = {0.5f, 0, -1}, y[3];
+  ep_ref_matmul(y, x, w, EP_KW_F32, b, 1, 2, 3);
+  CHECK_NEAR(y[0], 1.5, 0);
+  CHECK_NEAR(y[1], 2, 0);
+  CHECK_NEAR(y[2], 2, 0);
+  float wt[6] = {1, 0, 1, 0, 1, 1}; /* same W as [in, out] */
+  ep_ref_matmul_in_out(y, x, wt, b, 1, 2, 3);
+  CHECK_NEAR(y[2], 2, 0);
+  float v[2] = {3, 4}, g[2] = {1, 1}, r[2];
+  ep_ref_rmsnorm(r, v, g, 1, 2, 0);
+  CHECK_NEAR(r[0], 3 / sqrt(12.5), 1e-6);
+  ep_ref_layernorm(r, v, g, NULL, 1, 2, 0);
+  CHECK_NEAR(r[0], -1, 1e-6);
+  float s[3] = {0, 0, log(2)};
+  ep_ref_softmax(s, 3);
+  CHECK_NEAR(s[2], 0.5, 1e-6);
+  float gl[1] = {1};
+  ep_ref_gelu_tanh(gl, 1);
+  CHECK_NEAR(gl[0], 0.8411920071, 1e-6);
+  float si[1] = {1};
+  ep_ref_silu(si, 1);
+  CHECK_NEAR(si[0], 0.7310585786, 1e-6);
+  /* rope: hd 4, pos 1, theta 1 -> inv = {1, 1}; rotate (x0,x2) and (x1,x3) by 1 rad */
+  double inv[2];
+  ep_rope_inv_freq(inv, 4, 1.0, NULL);
+  CHECK_NEAR(inv[1], 1.0, 0);
+  ep_rope_inv_freq(inv, 4, 10000.0, NULL);
+  CHECK_NEAR(inv[1], 0.01, 1e-12);
+  ep_rope_scaling lin = {1, 4.0, 0, 0, 0};
+  ep_rope_inv_freq(inv, 4, 10000.0, &lin);
+  CHECK_NEAR(inv[1], 0.0025, 1e-12);
+  /* llama3: hd 128, theta 500000, factor 8, low 1, high 4, orig 8192: lowest freq / 8, highest kept */
+  double inv3[64], base[64];
+  ep_rope_scaling l3 = {2, 8.0, 1.0, 4.0, 8192};
+  ep_rope_inv_freq(base, 128, 500000.0, NULL);
+  ep_rope_inv_freq(inv3, 128, 500000.0, &l3);
+  CHECK_NEAR(inv3[0], base[0], 0);
+  CHECK_NEAR(inv3[63], base[63] / 8, 1e-18);
+  float q[4] = {1, 0, 0, 0};
+  double one[2] = {1, 1};
+  ep_ref_rope(q, 1, 4, 1, one);
+  CHECK_NEAR(q[0], cos(1), 1e-6);
+  CHECK_NEAR(q[2], sin(1), 1e-6);
+}
+
+static void test_matmul(ep_kern *k, ep_kern_wtype wt, int n, int in, int out) {
+  size_t esz = wt == EP_KW_F32 ? 4 : 2;
+  float *x = malloc(sizeof(float) * n * in), *b = malloc(sizeof(float) * out);
+  uint8_t *w = malloc(esz * out * in);
+  float *y0 = malloc(sizeof(float) * n * out), *y1 = malloc(sizeof(float) * n * out);
+  for (int i = 0; i < n * in; i++) x[i] = frand();
+  for (int i = 0; i < out; i++) b[i] = frand();
+  for (int i = 0; i < out * in; i++) {
+    float f = frand();
+    if (wt == EP_KW_F32) memcpy(w + 4 * i, &f, 4);
+    else {
+      uint16_t h = wt == EP_KW_F16 ? ep_f32_to_f16(f) : ep_f32_to_bf16(f);
+      memcpy(w + 2 * i, &h, 2);
+    }
+  }
+  ep_ref_matmul(y0, x, w, wt, b, n, in, out);
+  ep_kern_matmul(k, y1, x, w, wt, b, n, in, out);
+  double worst = 0;
+  for (int i = 0; i < n * out; i++) {
+    double d = fabs(y0[i] - y1[i]) / (1 + in);
+    worst = d > worst ? d : worst;
+  }
+  if (worst > 1e-6)
+    fprintf(stderr, "matmul wt=%d n=%d in=%d out=%d worst %g\n", wt, n, in, out, worst);
+  CHECK(worst <= 1e-6); /* |x|,|w| <= 1 so sum|x*w| <= in */
+  free(x); free(b); free(w); free(y0); free(y1);
+}
+
+static void test_attention(ep_kern *k) {
+  int n_head = 8, n_kv = 2, hd = 16, stride = n_kv * hd, npos = 37, rows = 5;
+  float *kc = malloc(sizeof(float) * npos * stride), *vc = malloc(sizeof(float) * npos * stride);
+  float *q = malloc(sizeof(float) * rows * n_head * hd), *o0 = malloc(sizeof(float) * rows * n_head * hd),
+        *o1 = malloc(sizeof(float) * rows * n_head * hd), *s = malloc(sizeof(float) * npos);
+  for (int i = 0; i < npos * stride; i++) kc[i] = frand() * 3, vc[i] = frand();
+  for (int i = 0; i < rows * n_head * hd; i++) q[i] = frand() * 3;
+  ep_attn_row r[5];
+  for (int i = 0; i < rows; i++) {
+    int np = npos - 2 * i;
+    r[i] = (ep_attn_row){o1 + i * n_head * hd, q + i * n_head * hd, kc, vc, np};
+    ep_ref_attention(o0 + i * n_head * hd, q + i * n_head * hd, kc, vc, np, stride, n_head, n_kv, hd, s);
+  }
+  CHECK_INT(ep_kern_attention(k, r, rows, stride, n_head, n_kv, hd), EP_OK);
+  double worst = 0;
+  for (int i = 0; i < rows * n_head * hd; i++) worst = fmax(worst, fabs(o0[i] - o1[i]));
+  CHECK(worst <= 1e-5);
+  free(kc); free(vc); free(q); free(o0); free(o1); free(s);
+}
+
+static void pool_add(void *ctx, int task, int thread) {
+  int *a = ctx;
+  __atomic_fetch_add(&a[task], 1 + (thread >= 0), __ATOMIC_RELAXED);
+}
+
+static void test_pool(void) {
+  ep_pool *p = ep_pool_new(3);
+  int a[100] = {0};
+  for (int rep = 0; rep < 1000; rep++) ep_pool_run(p, 100, pool_add, a);
+  int ok = 1;
+  for (int i = 0; i < 100; i++) ok &= a[i] == 2000;
+  CHECK(ok);
+  ep_pool_free(p);
+}
+
+int main(void) {
+  RUN(test_convert);
+  RUN(test_ref_small);
+  RUN(test_pool);
+  const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260}, {1, 5, 3}};
+  for (int mode = 0; mode < 2; mode++)
+    for (int th = 1; th <= 2; th++) {
+      ep_kern *k = ep_kern_new(th, mode ? EP_KERN_REF : EP_KERN_AUTO);
+      CHECK(k != NULL);
+      fprintf(stderr, "-- kern mode=%s isa=%s threads=%d\n", mode ? "ref" : "auto", ep_kern_isa(k),
+              ep_kern_threads(k));
+      for (int wt = 0; wt < 3; wt++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+          test_matmul(k, (ep_kern_wtype)wt, shapes[s][0], shapes[s][1], shapes[s][2]);
+      test_attention(k);
+      ep_kern_free(k);
+    }
+  return t_finish();
+}
