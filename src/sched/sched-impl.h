@@ -1,0 +1,64 @@
+/* Private to src/sched: the driver's endpoint and replica records shared by
+ * sched.c (API, lookup, gateway side) and reconcile.c (the per-endpoint
+ * reconcile pass, replica start/probe/stop/exit handling). */
+#ifndef EP_SCHED_IMPL_H
+#define EP_SCHED_IMPL_H
+
+#include "sched/sched.h"
+
+enum { EP_R_STARTING = 0, EP_R_READY, EP_R_DRAINING, EP_R_STOPPING, EP_R_EXITED };
+
+struct ep_sched_replica {
+  ep_sched_ep *ep;
+  ep_sup_replica *sup; /* NULL once exited */
+  int port, phase;
+  int64_t revision;
+  unsigned inflight;
+  uint64_t started_ms, last_probe_ms;
+  int probe_fails, probing, intentional, was_ready, timed_out;
+  ep_sched_replica *next;
+};
+
+struct ep_sched_ep {
+  ep_sched *s;
+  char ns[64], name[64];
+  /* desired */
+  int64_t revision;
+  int min, max, stz_timeout, paused, want_asleep;
+  ep_sup_backend_kind backend;
+  char **argv, **env;
+  char *image, *mount_dir, *health, *config_error;
+  /* actual */
+  int64_t serving_revision; /* revision the ready replicas run */
+  int deleted, asleep, failed, update_failed;
+  char *error;
+  int target;
+  ep_autoscale_state as;
+  uint64_t last_activity, restart_at, wake_started;
+  unsigned queued, inflight;
+  int crashes;
+  uint64_t restarts, wakes;
+  double wake_sum;
+  ep_sched_replica *replicas;
+  /* last reported status */
+  char state[16];
+  int st_ready, st_target, st_valid;
+  char *st_msg, *st_err;
+  ep_sched_ep *next;
+};
+
+struct ep_sched {
+  uv_loop_t *loop;
+  ep_sup *sup;
+  ep_sched_params p;
+  ep_sched_io io;
+  uv_timer_t *timer;
+  ep_sched_ep *eps;
+};
+
+/* reconcile.c */
+void ep_sched__tick_ep(ep_sched *s, ep_sched_ep *ep, uint64_t now);
+void ep_sched__replica_stop(ep_sched *s, ep_sched_replica *r);
+void ep_sched__replica_unlink(ep_sched_ep *ep, ep_sched_replica *r);
+
+#endif
