@@ -29,11 +29,11 @@ typedef struct {
   float *logits;    /* vocab */
 } seq_t;
 
-struct ep_sched {
+struct ep_rt_sched {
   ep_model *model;
   const ep_tok *tok;
   const ep_model_info *info;
-  ep_sched_params p;
+  ep_rt_sched_params p;
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t work;  /* compute thread waits for requests */
@@ -41,7 +41,7 @@ struct ep_sched {
   ep_gen_req *qhead, *qtail;
   size_t nqueued, nrunning;
   int stopping, inited, running;
-  ep_sched_stats st;
+  ep_rt_sched_stats st;
   /* compute thread only */
   seq_t *seqs;
   size_t nseqs;
@@ -93,8 +93,8 @@ void ep_gen_req_free(ep_gen_req *r) {
   free(r);
 }
 
-ep_sched_params ep_sched_default_params(void) {
-  ep_sched_params p = {0};
+ep_rt_sched_params ep_rt_sched_default_params(void) {
+  ep_rt_sched_params p = {0};
   p.max_batch_size = 8;
   p.max_queue = 128;
   p.prefill_chunk = 256;
@@ -119,7 +119,7 @@ static void seq_release(seq_t *q) {
   memset(q, 0, sizeof *q);
 }
 
-static void publish_done(ep_sched *s, seq_t *q, ep_finish f, const char *err) {
+static void publish_done(ep_rt_sched *s, seq_t *q, ep_finish f, const char *err) {
   ep_gen_req *r = q->r;
   if (f != EP_FINISH_ERROR && f != EP_FINISH_CANCELED && f != EP_FINISH_STOP && q->ts) {
     ep_buf tail = EP_BUF_INIT;
@@ -150,7 +150,7 @@ static void publish_done(ep_sched *s, seq_t *q, ep_finish f, const char *err) {
   seq_release(q);
 }
 
-static int seq_setup(ep_sched *s, seq_t *q, ep_gen_req *r) {
+static int seq_setup(ep_rt_sched *s, seq_t *q, ep_gen_req *r) {
   memset(q, 0, sizeof *q);
   q->r = r;
   q->cap = r->n_input + (size_t)r->max_new_tokens;
@@ -184,7 +184,7 @@ static int seq_setup(ep_sched *s, seq_t *q, ep_gen_req *r) {
   return EP_OK;
 }
 
-static int is_eos(ep_sched *s, int32_t id) {
+static int is_eos(ep_rt_sched *s, int32_t id) {
   for (int i = 0; i < s->info->n_eos; i++)
     if (s->info->eos_ids[i] == id) return 1;
   if (s->info->n_eos == 0 && id == ep_tok_eos_id(s->tok)) return 1;
@@ -193,7 +193,7 @@ static int is_eos(ep_sched *s, int32_t id) {
 
 /* Samples the next token of q from q->logits; returns a finish reason or
  * EP_FINISH_NONE. */
-static ep_finish seq_next(ep_sched *s, seq_t *q) {
+static ep_finish seq_next(ep_rt_sched *s, seq_t *q) {
   ep_gen_req *r = q->r;
   ep_gen_token *t = &r->toks[q->n_gen];
   ep_token_logprob top[64];
@@ -239,7 +239,7 @@ static ep_finish seq_next(ep_sched *s, seq_t *q) {
   return EP_FINISH_NONE;
 }
 
-static void prefill_logprobs(ep_sched *s, seq_t *q, size_t start, size_t n) {
+static void prefill_logprobs(ep_rt_sched *s, seq_t *q, size_t start, size_t n) {
   ep_gen_req *r = q->r;
   int V = s->info->vocab_size;
   for (size_t j = 0; j < n; j++) {
@@ -252,7 +252,7 @@ static void prefill_logprobs(ep_sched *s, seq_t *q, size_t start, size_t n) {
 
 /* ---- the compute loop --------------------------------------------------- */
 
-static void admit(ep_sched *s) {
+static void admit(ep_rt_sched *s) {
   /* caller holds mu */
   ep_gen_req **pp = &s->qhead, *prev = NULL;
   while (*pp) {
@@ -281,12 +281,12 @@ static void admit(ep_sched *s) {
   }
 }
 
-static void remove_seq(ep_sched *s, size_t i) {
+static void remove_seq(ep_rt_sched *s, size_t i) {
   s->seqs[i] = s->seqs[s->nseqs - 1];
   s->nseqs--;
 }
 
-static void step(ep_sched *s) {
+static void step(ep_rt_sched *s) {
   /* drop canceled sequences */
   for (size_t i = 0; i < s->nseqs;) {
     if (atomic_load(&s->seqs[i].r->cancel)) {
@@ -362,7 +362,7 @@ static void step(ep_sched *s) {
 }
 
 static void *compute_main(void *arg) {
-  ep_sched *s = arg;
+  ep_rt_sched *s = arg;
   pthread_mutex_lock(&s->mu);
   for (;;) {
     while (!s->stopping && s->nseqs == 0 && !s->qhead) pthread_cond_wait(&s->work, &s->mu);
@@ -400,14 +400,14 @@ static void *compute_main(void *arg) {
   return NULL;
 }
 
-int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sched **out) {
+int ep_rt_sched_new(ep_model *m, const ep_tok *tok, const ep_rt_sched_params *p, ep_rt_sched **out) {
   *out = NULL;
-  ep_sched *s = calloc(1, sizeof *s);
+  ep_rt_sched *s = calloc(1, sizeof *s);
   if (!s) return EP_ENOMEM;
   s->model = m;
   s->tok = tok;
   s->info = ep_model_get_info(m);
-  s->p = p ? *p : ep_sched_default_params();
+  s->p = p ? *p : ep_rt_sched_default_params();
   if (s->p.max_batch_size <= 0) s->p.max_batch_size = 8;
   if (s->p.max_batch_size > 256) s->p.max_batch_size = 256;
   if (s->p.prefill_chunk <= 0) s->p.prefill_chunk = 256;
@@ -419,7 +419,7 @@ int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sc
   s->all_logits = malloc(sizeof(float) * (size_t)V * (size_t)s->p.prefill_chunk);
   s->lsm = malloc(sizeof(float) * (size_t)V);
   if (!s->seqs || !s->items || !s->all_logits || !s->lsm || ep_sampler_init(&s->sampler, V)) {
-    ep_sched_free(s);
+    ep_rt_sched_free(s);
     return EP_ENOMEM;
   }
   pthread_mutex_init(&s->mu, NULL);
@@ -427,7 +427,7 @@ int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sc
   pthread_cond_init(&s->prog, NULL);
   s->inited = 1;
   if (pthread_create(&s->thread, NULL, compute_main, s) != 0) {
-    ep_sched_free(s);
+    ep_rt_sched_free(s);
     return EP_EIO;
   }
   s->running = 1;
@@ -435,7 +435,7 @@ int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sc
   return EP_OK;
 }
 
-void ep_sched_stop(ep_sched *s) {
+void ep_rt_sched_stop(ep_rt_sched *s) {
   if (!s || !s->running) return;
   pthread_mutex_lock(&s->mu);
   s->stopping = 1;
@@ -445,10 +445,10 @@ void ep_sched_stop(ep_sched *s) {
   s->running = 0;
 }
 
-void ep_sched_free(ep_sched *s) {
+void ep_rt_sched_free(ep_rt_sched *s) {
   if (!s) return;
   if (s->inited) {
-    ep_sched_stop(s);
+    ep_rt_sched_stop(s);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->prog);
@@ -461,7 +461,7 @@ void ep_sched_free(ep_sched *s) {
   free(s);
 }
 
-int ep_sched_submit(ep_sched *s, ep_gen_req *r) {
+int ep_rt_sched_submit(ep_rt_sched *s, ep_gen_req *r) {
   if (!r->input || r->n_input == 0 || r->max_new_tokens <= 0) return EP_EINVAL;
   size_t n_ctx = (size_t)s->info->n_ctx;
   if (n_ctx && r->n_input >= n_ctx) return EP_EINVAL;
@@ -486,20 +486,20 @@ int ep_sched_submit(ep_sched *s, ep_gen_req *r) {
   return EP_OK;
 }
 
-void ep_sched_progress(ep_sched *s, ep_gen_req *r, size_t *ntok, int *done) {
+void ep_rt_sched_progress(ep_rt_sched *s, ep_gen_req *r, size_t *ntok, int *done) {
   pthread_mutex_lock(&s->mu);
   if (ntok) *ntok = r->n_pub;
   if (done) *done = r->done;
   pthread_mutex_unlock(&s->mu);
 }
 
-void ep_sched_wait(ep_sched *s, ep_gen_req *r) {
+void ep_rt_sched_wait(ep_rt_sched *s, ep_gen_req *r) {
   pthread_mutex_lock(&s->mu);
   while (!r->done) pthread_cond_wait(&s->prog, &s->mu);
   pthread_mutex_unlock(&s->mu);
 }
 
-void ep_sched_get_stats(ep_sched *s, ep_sched_stats *st) {
+void ep_rt_sched_get_stats(ep_rt_sched *s, ep_rt_sched_stats *st) {
   pthread_mutex_lock(&s->mu);
   *st = s->st;
   st->queued = s->nqueued;

@@ -92,30 +92,30 @@ typedef struct {
   int step_tokens;        /* max tokens per step over all sequences (default 512) */
   void (*notify)(void *ctx); /* called on the compute thread after publishing */
   void *notify_ctx;
-} ep_sched_params;
+} ep_rt_sched_params;
 
-ep_sched_params ep_sched_default_params(void);
+ep_rt_sched_params ep_rt_sched_default_params(void);
 
-typedef struct ep_sched ep_sched;
+typedef struct ep_rt_sched ep_rt_sched;
 
 /* Starts the compute thread. model and tok are borrowed and must outlive the
  * scheduler. */
-int ep_sched_new(ep_model *m, const ep_tok *tok, const ep_sched_params *p, ep_sched **out);
+int ep_rt_sched_new(ep_model *m, const ep_tok *tok, const ep_rt_sched_params *p, ep_rt_sched **out);
 /* Stops the thread; requests still queued or running finish as CANCELED
  * (published) before it returns. */
-void ep_sched_free(ep_sched *s);
-/* Same stop as ep_sched_free, but keeps the object so published requests can
- * still be read (ep_sched_progress). Idempotent. */
-void ep_sched_stop(ep_sched *s);
+void ep_rt_sched_free(ep_rt_sched *s);
+/* Same stop as ep_rt_sched_free, but keeps the object so published requests can
+ * still be read (ep_rt_sched_progress). Idempotent. */
+void ep_rt_sched_stop(ep_rt_sched *s);
 
 /* Queues r. EP_EBUSY when the queue is full (the request is not taken),
  * EP_EINVAL for bad inputs (empty, ids out of range, over n_ctx). */
-int ep_sched_submit(ep_sched *s, ep_gen_req *r);
+int ep_rt_sched_submit(ep_rt_sched *s, ep_gen_req *r);
 /* Reads the published state of r: *ntok tokens are readable, *done set when
  * finished. Thread-safe. */
-void ep_sched_progress(ep_sched *s, ep_gen_req *r, size_t *ntok, int *done);
+void ep_rt_sched_progress(ep_rt_sched *s, ep_gen_req *r, size_t *ntok, int *done);
 /* Blocks until r is done (tests, CLI). */
-void ep_sched_wait(ep_sched *s, ep_gen_req *r);
+void ep_rt_sched_wait(ep_rt_sched *s, ep_gen_req *r);
 
 typedef struct {
   size_t queued;        /* waiting, not yet in the batch */
@@ -123,7 +123,7 @@ typedef struct {
   uint64_t steps;
   uint64_t step_tokens; /* tokens pushed through forward, total */
   uint64_t max_batch_seen;
-} ep_sched_stats;
-void ep_sched_get_stats(ep_sched *s, ep_sched_stats *st);
+} ep_rt_sched_stats;
+void ep_rt_sched_get_stats(ep_rt_sched *s, ep_rt_sched_stats *st);
 
 #endif

@@ -54,7 +54,7 @@ struct ep_rt {
   char load_err[512];
   ep_model *model;
   ep_tok *tok;
-  ep_sched *sched;
+  ep_rt_sched *sched;
   rt_job *jobs;
   size_t njobs;
   ep_rt_metrics m;

@@ -62,12 +62,12 @@ static void on_loaded(uv_async_t *a) {
   if (rt->p.max_total_tokens > n_ctx) rt->p.max_total_tokens = n_ctx;
   if (rt->p.max_input_tokens <= 0 || rt->p.max_input_tokens >= rt->p.max_total_tokens)
     rt->p.max_input_tokens = rt->p.max_total_tokens - 1;
-  ep_sched_params sp = ep_sched_default_params();
+  ep_rt_sched_params sp = ep_rt_sched_default_params();
   sp.max_batch_size = rt->p.max_batch_size;
   sp.max_queue = (size_t)rt->p.max_concurrent_requests;
   sp.notify = notify_cb;
   sp.notify_ctx = rt;
-  int rc = ep_sched_new(rt->model, rt->tok, &sp, &rt->sched);
+  int rc = ep_rt_sched_new(rt->model, rt->tok, &sp, &rt->sched);
   if (rc != EP_OK) {
     rt->ready = -1;
     snprintf(rt->load_err, sizeof rt->load_err, "scheduler: %s", ep_strerror(rc));
@@ -173,8 +173,8 @@ static void route_metrics(ep_http_req *req, const ep_route_params *p, void *ctx)
   ep_rt_gauges g = {0};
   g.ready = rt->ready == 1;
   if (rt->sched) {
-    ep_sched_stats st;
-    ep_sched_get_stats(rt->sched, &st);
+    ep_rt_sched_stats st;
+    ep_rt_sched_get_stats(rt->sched, &st);
     g.queue_size = st.queued;
     g.batch_size = st.running;
     g.steps = st.steps;
@@ -259,9 +259,9 @@ void ep_rt_close(ep_rt *rt, void (*done)(void *), void *ctx) {
     rt->load_started = 0;
   }
   if (rt->sched) {
-    ep_sched_stop(rt->sched); /* every job is published as done (canceled) */
+    ep_rt_sched_stop(rt->sched); /* every job is published as done (canceled) */
     rt_jobs_pump(rt);         /* finish their HTTP requests */
-    ep_sched_free(rt->sched);
+    ep_rt_sched_free(rt->sched);
     rt->sched = NULL;
   }
   uv_close((uv_handle_t *)&rt->async, on_handle_closed);

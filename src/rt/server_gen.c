@@ -352,7 +352,7 @@ rt_job *rt_job_start(ep_rt *rt, ep_http_req *req, ep_gen_req *g, rt_job_kind kin
   j->t_start_ns = req->start_ns ? req->start_ns : ep_mono_ns();
   j->created = ep_wall_ms() / 1000;
   g->user = j;
-  int rc = ep_sched_submit(rt->sched, g);
+  int rc = ep_rt_sched_submit(rt->sched, g);
   if (rc != EP_OK) {
     free(j);
     ep_gen_req_free(g);
@@ -438,7 +438,7 @@ void rt_jobs_pump(ep_rt *rt) {
     rt_job *next = j->next;
     size_t n = 0;
     int done = 0;
-    ep_sched_progress(rt->sched, j->g, &n, &done);
+    ep_rt_sched_progress(rt->sched, j->g, &n, &done);
     int streaming = j->kind == JOB_TGI_STREAM || j->kind == JOB_OAI_COMPL_STREAM ||
                     j->kind == JOB_OAI_CHAT_STREAM;
     if (streaming && !j->aborted) {
