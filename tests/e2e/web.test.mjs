@@ -148,6 +148,17 @@ test('dashboard: sign in, create, list, pause, resume, delete at 1280x800', asyn
   await waitState(page, '#ep-state', (s) => s !== 'paused', 'not paused');
   await page.screenshot({ path: path.join(OUT, 'endpoint-1280x800.png'), fullPage: true });
 
+  // Update replicas through the form (sparse PUT); the server keeps the new maximum.
+  const maxId = await page.$$eval('form[aria-label="Update endpoint"] label', (ls) => ls.find((l) => l.textContent === 'Max replicas').htmlFor);
+  assert.ok(maxId);
+  await page.$eval(`#${maxId}`, (e) => { e.value = ''; });
+  await page.type(`#${maxId}`, '2');
+  await page.click('form[aria-label="Update endpoint"] button[type=submit]');
+  const endU = Date.now() + 10000; let upd;
+  do { upd = await (await apiGet(`/v2/endpoint/${ns}/${name}`)).json(); if (upd.compute.scaling.maxReplica === 2) break; await sleep(200); } while (Date.now() < endU);
+  assert.equal(upd.compute.scaling.maxReplica, 2);
+  assert.equal(upd.model.repository, MODEL);
+
   // A duplicate name comes back from the server and is shown inline.
   await page.goto(`${origin}/#/new`, { waitUntil: 'load' });
   await page.waitForSelector('input[name=name]');

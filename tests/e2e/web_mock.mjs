@@ -109,6 +109,13 @@ export function startMock({ port, token, webDir }) {
       if (verb === 'resume') { setState(ep, 'pending'); setTimeout(() => ep.status.state === 'pending' && setState(ep, 'running'), 1500); return send(res, 200, ep); }
       if (verb === 'scale-to-zero') { setState(ep, 'scaledToZero'); return send(res, 200, ep); }
       if (req.method === 'DELETE') { eps.delete(name); return send(res, 200, {}); }
+      if (req.method === 'PUT') {
+        const merge = (dst, src) => { for (const [k, v] of Object.entries(src)) {
+          if (v === null) continue;
+          if (typeof v === 'object' && !Array.isArray(v) && dst[k] && typeof dst[k] === 'object') merge(dst[k], v); else dst[k] = v;
+        } };
+        merge(ep, JSON.parse(body || '{}'));
+      }
       return send(res, 200, ep);
     });
     return undefined;
