@@ -216,7 +216,7 @@ static void conn_fail(cconn *c, int err) {
     r->retried = 1;
     r->reused = 0;
     if (req_connect_new(r, &addr, port) == 0) return;
-    req_finish(r, EP_ECONN, 0);
+    req_finish(r, EP_EIO, 0);
     return;
   }
   conn_close(c);
@@ -240,7 +240,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
       }
     }
-    conn_fail(c, EP_ECONN);
+    conn_fail(c, EP_EIO);
     return;
   }
   r->bytes_in += (size_t)nread;
@@ -274,7 +274,7 @@ static void on_write(uv_write_t *w, int status) {
   wreq *wr = (wreq *)w;
   cconn *c = w->handle->data;
   free(wr);
-  if (status < 0 && status != UV_ECANCELED && c->req) conn_fail(c, EP_ECONN);
+  if (status < 0 && status != UV_ECANCELED && c->req) conn_fail(c, EP_EIO);
 }
 
 static void req_start_on(ep_http_creq *r, cconn *c) {

@@ -17,8 +17,9 @@ typedef struct ep_http_creq ep_http_creq;
 
 /* Callbacks for one request. `hdrs` and `data` are borrowed for the call only.
  * on_done is called exactly once (err 0 = complete response, else an ep_err:
- * EP_ECONN connect/reset/EOF before the end, EP_ETIMEOUT no byte for
- * timeout_ms, EP_EPARSE bad response) unless the request was canceled; the
+ * EP_ECONN could not connect (nothing was sent: safe to retry elsewhere),
+ * EP_EIO connection reset/EOF after the request was sent, EP_ETIMEOUT no byte
+ * for timeout_ms, EP_EPARSE bad response) unless the request was canceled; the
  * request handle is freed right after on_done returns. ep_http_client_cancel()
  * may be called from inside on_head/on_body. */
 typedef struct {

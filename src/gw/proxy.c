@@ -1,0 +1,155 @@
+/* Gateway forwarding (gw-impl.h): sends one request to a replica with the
+ * upstream client, passes the response back — small Content-Length bodies
+ * whole, everything else (SSE, chunked, large) chunk by chunk as it arrives —
+ * and maps upstream failures: connect refused -> retried on another replica
+ * or re-queued (nothing was sent), lost before the head -> 502 JSON, no byte
+ * for the timeout -> 504, lost mid-stream -> an SSE error event then end. A
+ * client disconnect cancels the upstream request. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "gw/gw-impl.h"
+
+const double ep__gw_buckets[EP_GW_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                               0.5,   1,    2.5,   5,    10,  1e300};
+
+static int hop_by_hop(const char *n) {
+  static const char *const k[] = {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length",
+                                  "Host", "Authorization", "Proxy-Authorization", "TE", "Upgrade",
+                                  "Trailer", "Date", "Server", "X-Request-Id", "Content-Type", NULL};
+  for (int i = 0; k[i]; i++)
+    if (!strcasecmp(n, k[i])) return 1;
+  return 0;
+}
+
+static void up_head(ep_http_creq *q, int status, const ep_http_header *h, size_t n, void *ud) {
+  (void)q;
+  gw_call *c = ud;
+  c->status = status;
+  long long clen = -1;
+  snprintf(c->ctype, sizeof c->ctype, "application/octet-stream");
+  int has_ctype = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!strcasecmp(h[i].name, "Content-Type")) {
+      snprintf(c->ctype, sizeof c->ctype, "%s", h[i].value);
+      has_ctype = 1;
+    } else if (!strcasecmp(h[i].name, "Content-Length")) {
+      clen = strtoll(h[i].value, NULL, 10);
+    }
+    if (!hop_by_hop(h[i].name)) ep_http_add_header(c->req, h[i].name, h[i].value);
+  }
+  int sse = has_ctype && strstr(c->ctype, "text/event-stream") != NULL;
+  if (clen >= 0 && (size_t)clen <= c->g->p.buffer_max_bytes && !sse) {
+    c->buffered = 1;
+    return;
+  }
+  c->streaming = 1;
+  ep_http_stream_begin(c->req, status, has_ctype ? c->ctype : NULL);
+}
+
+static void up_body(ep_http_creq *q, const char *d, size_t len, void *ud) {
+  (void)q;
+  gw_call *c = ud;
+  if (c->buffered) ep_buf_append(&c->body, d, len);
+  else if (c->streaming) ep_http_stream_write(c->req, d, len);
+}
+
+/* Finishes the call and then releases its replica (which may dispatch the
+ * queue; the call is gone by then). */
+static void finish(gw_call *c) {
+  ep_sched_replica *r = c->rep;
+  c->rep = NULL;
+  c->finished = 1;
+  ep__gw_done(c);
+  if (r) ep_sched_replica_release(r);
+}
+
+static void up_done(ep_http_creq *q, int err, void *ud) {
+  (void)q;
+  gw_call *c = ud;
+  c->up = NULL;
+  if (!err) {
+    if (c->buffered) ep_http_respond(c->req, c->status, c->ctype, c->body.data, c->body.len);
+    else if (c->streaming) ep_http_stream_end(c->req);
+    else ep_http_respond(c->req, c->status, c->ctype, "", 0);
+    finish(c);
+    return;
+  }
+  int port = c->rep ? ep_sched_replica_port(c->rep) : 0;
+  if (err == EP_ECONN && !c->streaming && c->status == 0 && c->rep) {
+    /* nothing was sent: the replica is gone or not listening; try another */
+    ep_sched_replica *old = c->rep;
+    c->rep = NULL;
+    ep_sched_replica_release(old);
+    ep_sched_ep *ep = ep_sched_find(c->g->sched, c->ge->ns, c->ge->name);
+    ep_sched_replica *r = ep ? ep_sched_pick(ep) : NULL;
+    if (r && ep_sched_replica_port(r) != port) {
+      ep__gw_forward(c, r);
+      return;
+    }
+    c->status = 502;
+    ep_http_respond_error(c->req, 502, "Bad Gateway: could not connect to a replica");
+    finish(c);
+    return;
+  }
+  ep_log_warn("upstream failed", "endpoint=%s/%s port=%d err=%s", c->ge->ns, c->ge->name, port,
+              ep_strerror(err));
+  if (c->streaming) {
+    if (strstr(c->ctype, "text/event-stream")) {
+      static const char ev[] =
+          "data: {\"error\":\"replica failed while streaming\",\"error_type\":\"replica\"}\n\n";
+      ep_http_stream_write(c->req, ev, sizeof ev - 1);
+    }
+    ep_http_stream_end(c->req);
+  } else {
+    int st = err == EP_ETIMEOUT ? 504 : 502;
+    c->status = st;
+    /* headers copied from the failed response must not leak into the error */
+    c->req->nresp_headers = 0;
+    ep_http_respond_error(c->req, st, "%s",
+                          st == 504 ? "Gateway Timeout: the replica did not answer in time"
+                                    : "Bad Gateway: the replica closed the connection before "
+                                      "answering (it may have crashed)");
+  }
+  finish(c);
+}
+
+static const ep_http_client_cbs k_cbs = {up_head, up_body, up_done};
+
+void ep__gw_forward(gw_call *c, ep_sched_replica *r) {
+  ep_http_req *req = c->req;
+  ep_http_header hs[64];
+  size_t n = 0;
+  for (size_t i = 0; i < req->nheaders && n < 62; i++)
+    if (!hop_by_hop(req->headers[i].name) || !strcasecmp(req->headers[i].name, "Content-Type"))
+      hs[n++] = req->headers[i];
+  hs[n].name = "X-Request-Id";
+  hs[n++].value = req->request_id;
+  c->rep = r;
+  ep_sched_replica_acquire(r);
+  ep_http_client_reqspec rs = {req->method, c->target, hs, n, req->body, req->body_len,
+                               c->g->p.upstream_timeout_ms};
+  int rc = ep_http_client_send(c->g->http, "127.0.0.1", ep_sched_replica_port(r), &rs, &k_cbs, c,
+                               &c->up);
+  if (rc) {
+    c->up = NULL;
+    c->status = 502;
+    ep_http_respond_error(req, 502, "Bad Gateway: could not reach a replica");
+    finish(c);
+  }
+}
+
+void ep__gw_proxy_abort(gw_call *c) {
+  if (c->finished) return;
+  if (c->up) {
+    ep_http_client_cancel(c->up);
+    c->up = NULL;
+  }
+  if (c->streaming) ep_http_stream_end(c->req);
+  else ep_http_respond(c->req, 499, "application/json", "{}", 2);
+  c->status = 499;
+  finish(c);
+}
