@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "fmt/chat_template.h"
@@ -228,11 +229,37 @@ static void test_truncated(void) {
   CHECK(runs > 1000);
 }
 
+/* Render speed of the longest real template (informational). */
+static void test_speed(void) {
+  char *src = read_file(t_data("chat_templates/llama3.1-instruct.jinja"));
+  CHECK(src != NULL);
+  if (!src) return;
+  ep_chat_tmpl *t;
+  char err[256];
+  CHECK_INT(ep_chat_tmpl_compile(src, &t, err, sizeof err), EP_OK);
+  ep_chat_msg m[4] = {{"system", "Be brief."}, {"user", "Hello"}, {"assistant", "Hi!"}, {"user", "How are you?"}};
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int iters = 2000, ok = 0;
+  for (int i = 0; i < iters; i++) {
+    char *out = NULL;
+    ok += ep_chat_tmpl_render(t, m, 4, &(ep_chat_vars){"<|begin_of_text|>", "<|eot_id|>", 1}, &out, err, sizeof err) == EP_OK;
+    free(out);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  CHECK_INT(ok, iters);
+  double us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / iters;
+  fprintf(stderr, "   llama3.1 template, 4 messages: %.1f us/render\n", us);
+  ep_chat_tmpl_free(t);
+  free(src);
+}
+
 int main(void) {
   RUN(test_goldens);
   RUN(test_errors);
   RUN(test_api);
   RUN(test_truncated);
+  RUN(test_speed);
   fprintf(stderr, "%d golden cases (%d expecting errors)\n", ncases, nerrcases);
   return t_finish();
 }
