@@ -64,7 +64,7 @@ static int usage_admin(void) {
           "usage:\n"
           "  endpointd user add NAME [--fullname F] [--email E]\n"
           "  endpointd org add NAME\n"
-          "  endpointd org add-member ORG USER [--role read|write|admin]\n"
+          "  endpointd org add-member ORG USER [--role member|admin]\n"
           "  endpointd token create [--name N] [--role read|write] [--expires 30d|ISO-8601]\n"
           "  endpointd token list\n"
           "  endpointd token revoke ID\n"
@@ -95,8 +95,8 @@ int cmd_admin(int argc, char **argv) {
   const char *verb = np ? pos[0] : "";
   int is_whoami = !strcmp(group, "whoami");
   if (!is_whoami && !np) return usage_admin();
-  if (role && strcmp(role, "read") && strcmp(role, "write") && strcmp(role, "admin")) {
-    fprintf(stderr, "endpointd %s: --role must be read, write or admin\n", group);
+  if (role && !strcmp(group, "token") && strcmp(role, "read") && strcmp(role, "write")) {
+    fprintf(stderr, "endpointd token: --role must be read or write\n");
     return 2;
   }
   long expires_in = 0;

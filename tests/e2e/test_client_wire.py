@@ -246,8 +246,8 @@ def test_token_and_admin_bodies(fake):
     assert run(fake, "org", "add", "acme").returncode == 0
     assert body(fake.requests[-1]) == {"name": "acme"}
     fake.route("POST", "/v2/admin/orgs/acme/members", body={"ok": True})
-    assert run(fake, "org", "add-member", "acme", "bob", "--role", "write").returncode == 0
-    assert body(fake.requests[-1]) == {"user": "bob", "role": "write"}
+    assert run(fake, "org", "add-member", "acme", "bob", "--role", "member").returncode == 0
+    assert body(fake.requests[-1]) == {"user": "bob", "role": "member"}
     fake.route("POST", "/v2/admin/orgs", status=409, body={"error": "org acme exists"})
     r = run(fake, "org", "add", "acme")
     assert r.returncode == 1 and "org acme exists" in r.stderr
