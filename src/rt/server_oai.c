@@ -48,6 +48,10 @@ static int parse_oai_opts(ep_rt *rt, json_t *b, rt_opts *o, char *err, size_t er
     if (t == 0) o->sampling = 0;
     else o->sp.temperature = (float)t;
   }
+  /* extension: TGI-style do_sample at the root (huggingface.js >= 4.13 maps
+   * textGeneration parameters onto /v1/completions this way) */
+  v = json_object_get(b, "do_sample");
+  if (json_is_boolean(v) && !json_object_get(b, "temperature")) o->sampling = json_is_true(v);
   v = json_object_get(b, "top_p");
   if (v && !json_is_null(v)) {
     if (!json_is_number(v) || !(json_number_value(v) > 0 && json_number_value(v) <= 1)) {
