@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl/ctl.h"
+#include "ctl/render_cache.h"
 #include "http/router.h"
 
 #define EP_CTL_MAX_ROUTES 40
@@ -19,6 +20,7 @@ struct ep_ctl {
   char *public_url, *web_dir, *version;
   ep_serving_hooks hooks;
   int has_hooks;
+  ep_render_cache *rcache; /* list responses */
   /* requests by route index (last row: unmatched) and status class */
   uint64_t req_count[EP_CTL_MAX_ROUTES + 1][EP_CTL_NCODES];
 };

@@ -64,6 +64,11 @@ int ep_ctl_init(const ep_ctl_params *p, ep_ctl **out) {
   }
   c->web_dir = p->web_dir ? strdup(p->web_dir) : NULL;
   c->version = strdup(p->version ? p->version : "0");
+  c->rcache = ep_render_cache_new();
+  if (!c->rcache || !c->version) {
+    ep_ctl_free(c);
+    return EP_ENOMEM;
+  }
   *out = c;
   return EP_OK;
 }
@@ -73,6 +78,7 @@ void ep_ctl_free(ep_ctl *c) {
   free(c->public_url);
   free(c->web_dir);
   free(c->version);
+  ep_render_cache_free(c->rcache);
   free(c);
 }
 

@@ -84,13 +84,21 @@ void ep__ctl_ep_create(ep_http_req *r, const ep_route_params *p, void *ctx) {
 }
 
 typedef struct {
-  json_t *items;
+  ep_buf out;
+  ep_render_cache *cache;
   const char *origin;
+  int n, oom;
 } list_ctx;
 
+/* Appends the cached rendering of each row: no JSON tree per request. */
 static int list_cb(void *ctx, const ep_endpoint_row *row) {
   list_ctx *l = ctx;
-  json_array_append_new(l->items, ep_spec_render(row, NULL, l->origin));
+  size_t len;
+  const char *t = ep_render_cache_get(l->cache, row, l->origin, &len);
+  if (!t || (l->n++ && ep_buf_puts(&l->out, ",")) || ep_buf_append(&l->out, t, len)) {
+    l->oom = 1;
+    return EP_ENOMEM;
+  }
   return 0;
 }
 
@@ -99,14 +107,16 @@ void ep__ctl_ep_list(ep_http_req *r, const ep_route_params *p, void *ctx) {
   const char *ns = ep_route_param(p, "ns");
   ep_principal who;
   if (ep__ctl_auth(c, r, &who) || ep__ctl_ns(c, r, &who, ns, 0)) return;
-  list_ctx l = {json_array(), ep_ctl_origin(c, r)};
+  list_ctx l = {EP_BUF_INIT, c->rcache, ep_ctl_origin(c, r), 0, 0};
+  ep_buf_reserve(&l.out, 256 * 1024);
+  ep_buf_puts(&l.out, "{\"items\":[");
   int err = ep_store_endpoint_list(c->store, ns, list_cb, &l);
-  if (err) {
-    json_decref(l.items);
+  if (!err && ep_buf_puts(&l.out, "]}")) err = EP_ENOMEM;
+  if (err)
     ep__ctl_store_error(r, err);
-    return;
-  }
-  ep_http_respond_json(r, 200, json_pack("{s:o}", "items", l.items));
+  else
+    ep_http_respond(r, 200, "application/json", l.out.data, l.out.len);
+  ep_buf_free(&l.out);
 }
 
 void ep__ctl_ep_get(ep_http_req *r, const ep_route_params *p, void *ctx) {
@@ -183,6 +193,7 @@ void ep__ctl_ep_delete(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_endpoint_row row;
   if (load(c, r, p, 1, &who, &row)) return;
   int err = ep_store_endpoint_delete(c->store, row.id);
+  ep_render_cache_drop(c->rcache, row.id);
   if (err) {
     ep__ctl_store_error(r, err);
   } else {
