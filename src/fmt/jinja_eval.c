@@ -135,12 +135,8 @@ static int get_item(jctx *c, const jnode *e, jv o, jv k, jv *out) {
       size_t a = u8_off(o.u.s.p, o.u.s.n, (size_t)i), b = u8_off(o.u.s.p, o.u.s.n, (size_t)i + 1);
       *out = jv_strn(o.u.s.p + a, b - a);
     }
-  } else if (k.t == JV_STR && (o.t == JV_LIST || o.t == JV_STR)) {
-    return EP_OK; /* methods are only reachable through calls */
-  } else if (o.t == JV_LIST || o.t == JV_STR) {
-    return jx_fail(c, e->line, EP_EINVAL, "%s indices must be integers", jv_type_name(o));
   }
-  return EP_OK;
+  return EP_OK; /* like jinja2's getitem: anything else is undefined */
 }
 
 static int slice_bound(jctx *c, const jnode *e, jv v, long long dflt, long long *out) {
@@ -155,7 +151,7 @@ static int eval_slice(jctx *c, const jnode *e, jv *out) {
   if (jeval(c, e->a, &o)) return c->rc;
   for (int k = 0; k < 3; k++) if (e->kids[k] && jeval(c, e->kids[k], &b[k])) return c->rc;
   if (o.t == JV_UNDEF) return undef_err(c, e->a, o);
-  if (o.t != JV_LIST && o.t != JV_STR) return jx_fail(c, e->line, EP_EINVAL, "'%s' object is not subscriptable", jv_type_name(o));
+  if (o.t != JV_LIST && o.t != JV_STR) { *out = jv_undef(NULL); return EP_OK; } /* jinja2: undefined */
   long long n = o.t == JV_LIST ? (long long)o.u.l->n : (long long)u8_len(o.u.s.p, o.u.s.n);
   long long step, lo, hi;
   slice_bound(c, e, b[2], 1, &step);
@@ -344,6 +340,11 @@ static int compare(jctx *c, const jnode *e, int op, jv a, jv b, int *res) {
     size_t n = a.u.s.n < b.u.s.n ? a.u.s.n : b.u.s.n;
     cmp = memcmp(a.u.s.p, b.u.s.p, n);
     if (!cmp) cmp = a.u.s.n < b.u.s.n ? -1 : a.u.s.n > b.u.s.n;
+  } else if (a.t == JV_LIST && b.t == JV_LIST) { /* lexicographic, like Python */
+    size_t i = 0;
+    while (i < a.u.l->n && i < b.u.l->n && jv_eq(a.u.l->v[i], b.u.l->v[i])) i++;
+    if (i < a.u.l->n && i < b.u.l->n) return compare(c, e, op, a.u.l->v[i], b.u.l->v[i], res);
+    cmp = a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
   } else {
     if (a.t == JV_UNDEF) return undef_err(c, e, a);
     if (b.t == JV_UNDEF) return undef_err(c, e, b);
