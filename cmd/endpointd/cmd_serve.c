@@ -18,6 +18,7 @@
 #include "base/time.h"
 #include "cmds.h"
 #include "ctl/ctl.h"
+#include "gw/serving.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -168,6 +169,7 @@ int cmd_serve(int argc, char **argv) {
   ep_store *st = NULL;
   ep_auth *auth = NULL;
   ep_ctl *ctl = NULL;
+  ep_serving *serving = NULL;
   int exit_code = 1;
   if ((rc = ep_store_open(db_path, &st))) {
     fprintf(stderr, "endpointd serve: cannot open %s: %s\n", db_path, ep_strerror(rc));
@@ -195,9 +197,20 @@ int cmd_serve(int argc, char **argv) {
   ep_ctl_params cp = {st, auth, ep_catalog_detect(), o.public_url, pick_web_dir(o.web_dir),
                       ENDPOINTD_VERSION};
   if ((rc = ep_ctl_init(&cp, &ctl))) goto out;
-  /* Serving subsystem: install its hooks here with ep_ctl_set_serving(ctl, &hooks). */
 
   uv_loop_t *loop = uv_default_loop();
+  /* Serving subsystem (supervisor, reconciler, gateway) behind the ctl hooks. */
+  char exe[4096];
+  ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[exe_len > 0 ? exe_len : 0] = 0;
+  ep_serving_params svp = {st, auth, o.home, exe_len > 0 ? exe : argv[0], cp.catalog.ncores};
+  if ((rc = ep_serving_init(loop, &svp, &serving))) {
+    fprintf(stderr, "endpointd serve: serving init failed: %s\n", ep_strerror(rc));
+    goto out;
+  }
+  ep_serving_hooks hooks = ep_serving_hooks_for(serving);
+  ep_ctl_set_serving(ctl, &hooks);
+  ep_serving_start(serving);
   serve_state s;
   memset(&s, 0, sizeof s);
   s.loop = loop;
@@ -221,12 +234,16 @@ int cmd_serve(int argc, char **argv) {
   ep_log_info("started", "home=%s port=%d", o.home, ep_http_server_port(s.srv));
 
   uv_run(loop, UV_RUN_DEFAULT);
+  ep_ctl_set_serving(ctl, NULL);
+  ep_serving_free(serving); /* kills replica process groups */
+  serving = NULL;
   uv_walk(loop, close_walk, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   ep_http_server_free(s.srv);
   uv_loop_close(loop);
   exit_code = 0;
 out:
+  if (serving) ep_serving_free(serving);
   ep_ctl_free(ctl);
   ep_auth_free(auth);
   ep_store_close(st);

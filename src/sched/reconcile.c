@@ -68,7 +68,7 @@ static void on_replica_exit(ep_sup_replica *sr, int status, int sig, void *ud) {
     char lines[2048];
     ep_sup_replica_last_lines(sr, 10, lines, sizeof lines);
     ep_buf msg = EP_BUF_INIT;
-    ep_buf_printf(&msg, "%s%s", what, r->was_ready ? "" : " before becoming ready");
+    ep_buf_printf(&msg, "%s%s", what, r->was_ready || r->timed_out ? "" : " before becoming ready");
     if (lines[0]) ep_buf_printf(&msg, "; last log lines:\n%s", lines);
     emit_event(ep, "replica", ep_buf_cstr(&msg));
     if (!r->was_ready) {
