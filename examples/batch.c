@@ -2,6 +2,7 @@
  * libendpoint's curl-multi API, the C counterpart of
  *   await asyncio.gather(*[client.text_generation(p) for p in prompts]).
  * usage: example_batch URL [N] [MAX_NEW_TOKENS]   (token from ENDPOINTD_TOKEN / HF_TOKEN) */
+#define _POSIX_C_SOURCE 200809L /* strdup, clock_gettime */
 #include <endpointd/client.h>
 #include <stdio.h>
 #include <stdlib.h>
