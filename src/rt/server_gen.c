@@ -30,7 +30,9 @@ void rt_error(ep_http_req *req, int status, const char *type, const char *fmt, .
   va_end(ap);
   /* header values cannot hold newlines */
   char hv[256];
-  snprintf(hv, sizeof hv, "%s", msg);
+  size_t hl = strnlen(msg, sizeof hv - 1);
+  memcpy(hv, msg, hl);
+  hv[hl] = '\0';
   for (char *c = hv; *c; c++)
     if (*c == '\r' || *c == '\n') *c = ' ';
   ep_http_add_header(req, "X-Error-Message", hv);
