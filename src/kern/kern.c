@@ -15,6 +15,9 @@
  * OpenBLAS sgemm (big prefill chunks); smaller ones stay on the row kernel. */
 #define BLAS_MIN_ROWS 16
 #define BLAS_MIN_DIM 256
+/* below this many multiply-adds a call runs on the caller only: a thread
+ * hand-off costs more than it saves */
+#define KERN_MIN_SPLIT ((size_t)1 << 16)
 
 struct ep_kern {
   ep_pool *pool;
@@ -117,9 +120,10 @@ void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern
   mm_job j = {k, y, x, w, wt, bias, n, in, out, 0, 0, wt == EP_KW_F32 ? 4 : 2};
   j.convert = wt != EP_KW_F32 && n >= 4 && kern_reserve(k, (size_t)in) == EP_OK;
   /* ~4 tasks per thread for balance, at least 8 rows per task */
-  int tasks = k->nthreads == 1 ? 1 : k->nthreads * 4;
+  int tasks = k->nthreads == 1 || (size_t)n * in * out < KERN_MIN_SPLIT ? 1 : k->nthreads * 4;
   j.chunk = (out + tasks - 1) / tasks;
   if (j.chunk < 8) j.chunk = 8;
+  if (tasks == 1) j.chunk = out;
   tasks = (out + j.chunk - 1) / j.chunk;
   ep_pool_run(k->pool, tasks, mm_task, &j);
 }
@@ -158,6 +162,12 @@ int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, int kv_str
   for (int i = 0; i < nrows; i++) maxpos = rows[i].n_pos > maxpos ? rows[i].n_pos : maxpos;
   if (kern_reserve(k, (size_t)maxpos) != EP_OK) return EP_ENOMEM;
   at_job j = {k, rows, kv_stride, n_head, n_kv, hd};
+  size_t work = 0;
+  for (int i = 0; i < nrows; i++) work += (size_t)rows[i].n_pos * n_head * hd * 2;
+  if (work < KERN_MIN_SPLIT) {
+    for (int t = 0; t < nrows * n_head; t++) at_task(&j, t, 0);
+    return EP_OK;
+  }
   ep_pool_run(k->pool, nrows * n_head, at_task, &j);
   return EP_OK;
 }

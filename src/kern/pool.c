@@ -1,12 +1,14 @@
 /* Thread pool: generation counter + atomic task index. The caller publishes
- * a job by bumping `gen`; each worker runs tasks until the index passes
- * ntasks, then counts itself finished. The caller waits for every worker, so
- * a job's fn/ctx are never used after ep_pool_run returns. */
+ * a job by bumping the generation in `job`; everyone claims task indices with
+ * a CAS on the (generation, index) pair and the caller waits only for the
+ * tasks to finish, never for a descheduled worker (2-core boxes are often
+ * oversubscribed). A task of an old generation can never be claimed. */
 #include "kern/pool.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #define POOL_SPIN 20000
@@ -22,12 +24,11 @@ struct ep_pool {
   pool_arg *args;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint gen;
-  atomic_int next;
-  atomic_int finished;
+  _Atomic uint64_t job;  /* (generation << 32) | next task index */
+  atomic_int ntasks;
+  atomic_int done;       /* tasks finished in this generation */
   atomic_int stop;
-  int ntasks;
-  ep_pool_fn fn;
+  ep_pool_fn fn;         /* read only after claiming a task of the live generation */
   void *ctx;
 };
 
@@ -37,33 +38,40 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void pool_work(ep_pool *p, int id) {
-  int t;
-  while ((t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->ntasks)
-    p->fn(p->ctx, t, id);
+/* Claims tasks of generation g until none are left. A task can only be
+ * claimed while the caller still waits for it, so fn/ctx are stable. */
+static void pool_work(ep_pool *p, uint64_t g, int id) {
+  for (;;) {
+    uint64_t v = atomic_load_explicit(&p->job, memory_order_acquire);
+    if ((v >> 32) != g || (int)(v & 0xffffffffu) >= atomic_load_explicit(&p->ntasks, memory_order_relaxed))
+      return;
+    if (!atomic_compare_exchange_weak_explicit(&p->job, &v, v + 1, memory_order_acq_rel, memory_order_relaxed))
+      continue;
+    p->fn(p->ctx, (int)(v & 0xffffffffu), id);
+    atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+  }
 }
 
 static void *pool_main(void *arg) {
   pool_arg *a = arg;
   ep_pool *p = a->pool;
-  unsigned seen = 0;
+  uint64_t seen = 0;
   for (;;) {
-    unsigned g;
+    uint64_t g;
     int spins = 0;
-    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
+    while ((g = atomic_load_explicit(&p->job, memory_order_acquire) >> 32) == seen &&
            !atomic_load(&p->stop)) {
       if (++spins < POOL_SPIN) {
         cpu_relax();
         continue;
       }
       pthread_mutex_lock(&p->mu);
-      while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+      while ((atomic_load(&p->job) >> 32) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
       pthread_mutex_unlock(&p->mu);
     }
     if (atomic_load(&p->stop)) return NULL;
     seen = g;
-    pool_work(p, a->id);
-    atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
+    pool_work(p, g, a->id);
   }
 }
 
@@ -116,16 +124,17 @@ void ep_pool_run(ep_pool *p, int ntasks, ep_pool_fn fn, void *ctx) {
   }
   p->fn = fn;
   p->ctx = ctx;
-  p->ntasks = ntasks;
-  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->ntasks, ntasks, memory_order_relaxed);
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  uint64_t g = (atomic_load_explicit(&p->job, memory_order_relaxed) >> 32) + 1;
   pthread_mutex_lock(&p->mu);
-  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  atomic_store_explicit(&p->job, g << 32, memory_order_release);
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
-  pool_work(p, 0);
+  pool_work(p, g, 0);
+  /* a worker that never woke up for this job is not waited for */
   int spins = 0;
-  while (atomic_load_explicit(&p->finished, memory_order_acquire) < p->n - 1)
+  while (atomic_load_explicit(&p->done, memory_order_acquire) < ntasks)
     if (++spins > POOL_SPIN) sched_yield();
     else cpu_relax();
 }

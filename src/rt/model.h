@@ -61,7 +61,10 @@ typedef struct {
 } ep_batch_item;
 
 /* Runs the batch. Returns EP_OK, EP_ERANGE if a sequence would exceed its KV
- * capacity (nothing appended for it), EP_EINVAL on bad token ids. */
+ * capacity (nothing appended for it), EP_EINVAL on bad token ids. The whole
+ * batch is validated first: on any error nothing is appended to any sequence.
+ * A kv may appear at most once per batch. All rows of all items share each
+ * weight read (prefill chunks and decode tokens may be mixed freely). */
 int ep_model_forward(ep_model *m, ep_batch_item *items, size_t nitems);
 
 #endif
