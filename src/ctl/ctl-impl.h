@@ -37,6 +37,19 @@ json_t *ep__ctl_iso(int64_t ms); /* string or null for 0 */
 
 void ep__ctl_changed(ep_ctl *c, const char *ns, const char *name);
 
+/* Status capture for the request counters: the http layer frees a request as
+ * soon as it is answered, so ctl's responses note their status first into the
+ * int that ep_ctl_handle points req->user at (NULL for data-plane requests
+ * handed to the serving hooks, which count their own). */
+static inline void ep__ctl_note(ep_http_req *r, int status) {
+  if (r->user) *(int *)r->user = status;
+}
+#define ep_http_respond_error(r, st, ...) \
+  (ep__ctl_note((r), (st)), ep_http_respond_error((r), (st), __VA_ARGS__))
+#define ep_http_respond_json(r, st, j) (ep__ctl_note((r), (st)), ep_http_respond_json((r), (st), (j)))
+#define ep_http_respond(r, st, ct, b, n) \
+  (ep__ctl_note((r), (st)), ep_http_respond((r), (st), (ct), (b), (n)))
+
 /* route handlers */
 void ep__ctl_ep_create(ep_http_req *r, const ep_route_params *p, void *ctx);
 void ep__ctl_ep_list(ep_http_req *r, const ep_route_params *p, void *ctx);

@@ -112,6 +112,8 @@ void ep_ctl_handle(ep_http_req *req, void *ctx) {
   char allow[128];
   int rc = ep_route_match(k_routes, NROUTES, req, &p, &fn, allow, sizeof allow);
   size_t idx = NROUTES; /* unmatched */
+  int status = 0;
+  req->user = &status;
   if (rc == 0) {
     for (size_t i = 0; i < NROUTES; i++)
       if (k_routes[i].fn == fn && (!strcmp(k_routes[i].method, req->method) ||
@@ -121,15 +123,16 @@ void ep_ctl_handle(ep_http_req *req, void *ctx) {
         idx = i;
         break;
       }
-    fn(req, &p, c);
+    /* data-plane requests handed to the serving hooks are counted there */
+    if (fn == ep__ctl_gateway && c->has_hooks && c->hooks.gateway) req->user = NULL;
+    fn(req, &p, c); /* req may be freed once answered: do not touch it after */
   } else if (rc == 405) {
     ep_http_add_header(req, "Allow", allow);
     ep_http_respond_error(req, 405, "method %s not allowed on %s", req->method, req->path);
   } else {
     ep_http_respond_error(req, 404, "no route for %s %s", req->method, req->path);
   }
-  /* gateway requests may finish later; they are counted by the serving side */
-  if (req->finished) c->req_count[idx][code_index(req->status)]++;
+  if (status) c->req_count[idx][code_index(status)]++;
 }
 
 /* ---- shared helpers ------------------------------------------------------------ */

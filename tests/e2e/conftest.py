@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -120,17 +121,29 @@ class Daemon:
             self.proc.stdout.close()
             self.errlog.close()
 
+    def stderr_text(self):
+        try:
+            return open(os.path.join(self.home, "daemon.stderr"), errors="replace").read()
+        except OSError:
+            return ""
+
     def cleanup(self):
-        self.stop()
+        """Graceful stop; returns the exit code (0 expected: clean shutdown,
+        and under ASan no leak or memory error reports)."""
+        rc = self.stop()
+        err = self.stderr_text()
         if self.own_home:
             shutil.rmtree(self.home, ignore_errors=True)
+        if rc != 0 or "ERROR: AddressSanitizer" in err or "runtime error" in err:
+            sys.stderr.write(err[-20000:])
+        return rc
 
 
 @pytest.fixture(scope="module")
 def daemon():
     d = Daemon().start()
     yield d
-    d.cleanup()
+    assert d.cleanup() == 0, "endpointd did not exit cleanly (see stderr above)"
 
 
 def create_body(name, **over):
