@@ -1,0 +1,183 @@
+/* BERT-family encoder stack: word + position (+ token type) embeddings and
+ * LayerNorm, then post-LN layers x = LN(x + O(attn(x))), x = LN(x + W2
+ * act(W1 x)) with bidirectional attention inside each packed sequence.
+ * Covers BERT and RoBERTa/XLM-R naming ("bert."/"roberta." prefix or none;
+ * RoBERTa positions start at pad_token_id + 1, set by encoder.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "rt/arch/bert.h"
+
+static int table(ep_encoder *e, const char *name, int rows, int optional, const void **data,
+                 ep_kern_wtype *wt, char *err, size_t errsz) {
+  char full[160];
+  snprintf(full, sizeof full, "%s%s", e->prefix, name);
+  const ep_st_tensor *t = ep_st_find(e->st, full);
+  *data = NULL;
+  if (!t) {
+    if (optional) return EP_OK;
+    snprintf(err, errsz, "tensor '%s': missing from the checkpoint", full);
+    return EP_ENOTFOUND;
+  }
+  if (t->dtype != EP_ST_F32 && t->dtype != EP_ST_F16 && t->dtype != EP_ST_BF16) {
+    snprintf(err, errsz, "tensor '%s': dtype %s not supported (F32, F16, BF16)", full,
+             ep_st_dtype_name(t->dtype));
+    return EP_EUNSUPPORTED;
+  }
+  if (t->ndim != 2 || t->shape[1] != e->info.d || (rows > 0 && t->shape[0] != rows) || t->shape[0] < 1) {
+    snprintf(err, errsz, "tensor '%s': shape does not match the config (expected [%d, %d])", full,
+             rows, e->info.d);
+    return EP_EINVAL;
+  }
+  *wt = t->dtype == EP_ST_F32 ? EP_KW_F32 : t->dtype == EP_ST_F16 ? EP_KW_F16 : EP_KW_BF16;
+  *data = t->data; /* rows are gathered with ep_kern_to_f32 (any alignment) */
+  if (rows <= 0 && t->shape[0] < e->max_pos) e->max_pos = (int)t->shape[0];
+  return EP_OK;
+}
+
+static int load_layer(ep_encoder *e, int i, ep_enc_layer *L, char *err, size_t errsz) {
+  char n[128];
+  int d = e->info.d, ff = e->info.n_ff, rc;
+#define MAT(field, suffix, o, in)                                                        \
+  snprintf(n, sizeof n, "encoder.layer.%d.%s.weight", i, suffix);                        \
+  if ((rc = ep__enc_mat(e, e->st, n, o, in, 0, &L->field, err, errsz)) != EP_OK) return rc;
+#define VEC(field, suffix, len, kind)                                                    \
+  snprintf(n, sizeof n, "encoder.layer.%d.%s.%s", i, suffix, kind);                      \
+  if ((rc = ep__enc_vec(e, e->st, n, len, 0, &L->field, err, errsz)) != EP_OK) return rc;
+  MAT(q, "attention.self.query", d, d)
+  VEC(q_b, "attention.self.query", d, "bias")
+  MAT(k, "attention.self.key", d, d)
+  VEC(k_b, "attention.self.key", d, "bias")
+  MAT(v, "attention.self.value", d, d)
+  VEC(v_b, "attention.self.value", d, "bias")
+  MAT(o, "attention.output.dense", d, d)
+  VEC(o_b, "attention.output.dense", d, "bias")
+  VEC(ln1_w, "attention.output.LayerNorm", d, "weight")
+  VEC(ln1_b, "attention.output.LayerNorm", d, "bias")
+  MAT(up, "intermediate.dense", ff, d)
+  VEC(up_b, "intermediate.dense", ff, "bias")
+  MAT(down, "output.dense", d, ff)
+  VEC(down_b, "output.dense", d, "bias")
+  VEC(ln2_w, "output.LayerNorm", d, "weight")
+  VEC(ln2_b, "output.LayerNorm", d, "bias")
+#undef MAT
+#undef VEC
+  return EP_OK;
+}
+
+int ep__bert_load(ep_encoder *e, char *err, size_t errsz) {
+  static const char *prefixes[] = {"bert.", "roberta.", "xlm-roberta.", "model.", ""};
+  e->prefix[0] = 0;
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+    char n[96];
+    snprintf(n, sizeof n, "%sembeddings.word_embeddings.weight", prefixes[i]);
+    if (ep_st_find(e->st, n)) {
+      snprintf(e->prefix, sizeof e->prefix, "%s", prefixes[i]);
+      break;
+    }
+  }
+  int rc;
+  e->max_pos = 1 << 30;
+  if ((rc = table(e, "embeddings.word_embeddings.weight", e->info.vocab_size, 0, &e->word_emb,
+                  &e->word_wt, err, errsz)) != EP_OK)
+    return rc;
+  if ((rc = table(e, "embeddings.position_embeddings.weight", 0, 0, &e->pos_emb, &e->pos_wt, err,
+                  errsz)) != EP_OK)
+    return rc;
+  if ((rc = table(e, "embeddings.token_type_embeddings.weight", e->info.type_vocab_size,
+                  e->info.type_vocab_size <= 0, &e->type_emb, &e->type_wt, err, errsz)) != EP_OK)
+    return rc;
+  if (!e->type_emb) e->info.type_vocab_size = 0;
+  if ((rc = ep__enc_vec(e, e->st, "embeddings.LayerNorm.weight", e->info.d, 0, &e->emb_ln_w, err,
+                        errsz)) != EP_OK ||
+      (rc = ep__enc_vec(e, e->st, "embeddings.LayerNorm.bias", e->info.d, 0, &e->emb_ln_b, err,
+                        errsz)) != EP_OK)
+    return rc;
+  e->layers = ep__enc_own(e, (size_t)e->info.n_layer * sizeof *e->layers);
+  if (!e->layers) return EP_ENOMEM;
+  for (int i = 0; i < e->info.n_layer; i++)
+    if ((rc = load_layer(e, i, &e->layers[i], err, errsz)) != EP_OK) return rc;
+  return EP_OK;
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static void gelu_erf(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+static void add_rows(float *y, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static void gather(float *dst, const void *tab, ep_kern_wtype wt, int row, int d, float *tmp) {
+  size_t esz = wt == EP_KW_F32 ? 4 : 2;
+  ep_kern_to_f32(tmp, (const char *)tab + (size_t)row * d * esz, wt, (size_t)d);
+  add_rows(dst, tmp, (size_t)d);
+}
+
+int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *x) {
+  const ep_encoder_info *in = &e->info;
+  int d = in->d, ff = in->n_ff, H = in->n_head, hd = d / H;
+  size_t N = 0;
+  for (size_t s = 0; s < nseq; s++) N += seqs[s].n;
+  float *q = malloc(N * d * sizeof(float)), *k = malloc(N * d * sizeof(float));
+  float *v = malloc(N * d * sizeof(float)), *a = malloc(N * d * sizeof(float));
+  float *h = malloc(N * ff * sizeof(float)), *tmp = malloc((size_t)d * sizeof(float));
+  ep_attn_row *rows = malloc(N * sizeof *rows);
+  int rc = EP_OK;
+  if (!q || !k || !v || !a || !h || !tmp || !rows) {
+    rc = EP_ENOMEM;
+    goto out;
+  }
+  /* embeddings */
+  memset(x, 0, N * d * sizeof(float));
+  for (size_t s = 0, t = 0; s < nseq; s++) {
+    for (size_t i = 0; i < seqs[s].n; i++, t++) {
+      float *row = x + t * d;
+      gather(row, e->word_emb, e->word_wt, seqs[s].ids[i], d, tmp);
+      gather(row, e->pos_emb, e->pos_wt, (int)i + e->pos_offset, d, tmp);
+      if (e->type_emb) gather(row, e->type_emb, e->type_wt, seqs[s].type_ids ? seqs[s].type_ids[i] : 0, d, tmp);
+    }
+  }
+  ep_ref_layernorm(x, x, e->emb_ln_w, e->emb_ln_b, (int)N, d, e->eps);
+  /* attention rows: every token of a sequence sees all tokens of that sequence only */
+  for (size_t s = 0, t = 0, start = 0; s < nseq; s++) {
+    for (size_t i = 0; i < seqs[s].n; i++, t++) {
+      rows[t].out = a + t * d;
+      rows[t].q = q + t * d;
+      rows[t].k = k + start * d;
+      rows[t].v = v + start * d;
+      rows[t].n_pos = (int)seqs[s].n;
+    }
+    start += seqs[s].n;
+  }
+  for (int l = 0; l < in->n_layer; l++) {
+    const ep_enc_layer *L = &e->layers[l];
+    ep_kern_matmul(e->kern, q, x, L->q.data, L->q.wt, L->q_b, (int)N, d, d);
+    ep_kern_matmul(e->kern, k, x, L->k.data, L->k.wt, L->k_b, (int)N, d, d);
+    ep_kern_matmul(e->kern, v, x, L->v.data, L->v.wt, L->v_b, (int)N, d, d);
+    if ((rc = ep_kern_attention(e->kern, rows, (int)N, d, H, H, hd)) != EP_OK) goto out;
+    ep_kern_matmul(e->kern, q, a, L->o.data, L->o.wt, L->o_b, (int)N, d, d);
+    add_rows(x, q, N * d);
+    ep_ref_layernorm(x, x, L->ln1_w, L->ln1_b, (int)N, d, e->eps);
+    ep_kern_matmul(e->kern, h, x, L->up.data, L->up.wt, L->up_b, (int)N, d, ff);
+    if (e->gelu_tanh) ep_ref_gelu_tanh(h, (int)(N * ff));
+    else gelu_erf(h, N * ff);
+    ep_kern_matmul(e->kern, q, h, L->down.data, L->down.wt, L->down_b, (int)N, ff, d);
+    add_rows(x, q, N * d);
+    ep_ref_layernorm(x, x, L->ln2_w, L->ln2_b, (int)N, d, e->eps);
+  }
+out:
+  free(q);
+  free(k);
+  free(v);
+  free(a);
+  free(h);
+  free(tmp);
+  free(rows);
+  return rc;
+}
