@@ -268,7 +268,7 @@ static int do_map(jctx *c, const jnode *e, jv in, jv *args, const char **kw, siz
 
 static int apply_filter(jctx *c, const jnode *e, const char *f, jv in, jv *args, const char **kw, size_t n, jv *out) {
   jv *a0 = arg(args, kw, n, 0, NULL);
-  long long len;
+  long long len = 0;
   if (!strcmp(f, "trim") || !strcmp(f, "upper") || !strcmp(f, "lower") || !strcmp(f, "capitalize") || !strcmp(f, "title")) {
     if (jv_to_str(c, in, &in)) return c->rc; /* jinja2 string filters take str(value) */
   }

@@ -153,7 +153,7 @@ static int eval_slice(jctx *c, const jnode *e, jv *out) {
   if (o.t == JV_UNDEF) return undef_err(c, e->a, o);
   if (o.t != JV_LIST && o.t != JV_STR) { *out = jv_undef(NULL); return EP_OK; } /* jinja2: undefined */
   long long n = o.t == JV_LIST ? (long long)o.u.l->n : (long long)u8_len(o.u.s.p, o.u.s.n);
-  long long step, lo, hi;
+  long long step = 1, lo = 0, hi = 0;
   slice_bound(c, e, b[2], 1, &step);
   if (c->rc) return c->rc;
   if (step == 0) return jx_fail(c, e->line, EP_EINVAL, "slice step cannot be zero");
