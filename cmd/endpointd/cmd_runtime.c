@@ -3,6 +3,7 @@
  * the HTTP server at once (/health answers 503 while the model loads on a
  * helper thread), exits when --parent-pid dies, and stops gracefully on
  * SIGINT/SIGTERM. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ int cmd_runtime(int argc, char **argv) {
     return 1;
   }
 
+  signal(SIGPIPE, SIG_IGN); /* a client that went away must not kill the replica */
   rt_state st = {0};
   st.loop = uv_default_loop();
   st.parent_pid = parent;
