@@ -215,19 +215,21 @@ static void on_timer(uv_timer_t *t) {
   for (gw_ep *ge = g->eps; ge; ge = ge->next) service(g, ge, now);
 }
 
-static uint64_t hold_ms(ep_gw *g, ep_http_req *req) {
+/* Hold deadline from the request headers; 0 when the request has none. */
+static uint64_t hold_header_ms(ep_gw *g, ep_http_req *req) {
   const char *v = ep_http_req_header(req, "X-Scale-Up-Timeout");
   if (v && *v) {
     char *end;
     double s = strtod(v, &end);
     if (end != v && s >= 0) {
       double ms = s * 1000.0;
+      if (ms < 1) ms = 1; /* "0": do not wait */
       return ms > g->p.max_hold_ms ? g->p.max_hold_ms : (uint64_t)ms;
     }
   }
   v = ep_http_req_header(req, "X-Wait-For-Model");
   if (v && (!strcasecmp(v, "true") || !strcmp(v, "1"))) return g->p.max_hold_ms;
-  return g->p.default_hold_ms;
+  return 0;
 }
 
 void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
@@ -262,6 +264,7 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
   c->target = ep_buf_steal(&t);
   if (!c->target) c->target = strdup("/");
   ep_http_req_on_abort(req, on_abort, c);
+  int waking = ep_sched_ep_waking(ep);
   ep_sched_ep_touch(ep); /* activity; wakes a scaled-to-zero endpoint */
   ep_sched_replica *r = ge->qhead ? NULL : ep_sched_pick(ep);
   if (r) {
@@ -269,6 +272,19 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
     return;
   }
   c->held = !has_ready(ep_sched_ep_state(ep));
+  uint64_t hold = hold_header_ms(g, req);
+  if (c->held && !waking && !hold) {
+    /* pending / initializing after create, resume or update: not woken by
+     * traffic, so answer at once unless the client asked to wait */
+    ep__gw_fail(c, 503, 5, "Service Unavailable: endpoint is not running (state: %s)",
+                ep_sched_ep_state(ep));
+    return;
+  }
+  if (!hold) hold = g->p.default_hold_ms;
+  if (c->held && hold == 0) {
+    ep__gw_fail(c, 503, 5, "Service Unavailable: endpoint is scaling up; retry later");
+    return;
+  }
   if (c->held && ge->qlen >= g->p.held_max) {
     ep__gw_fail(c, 503, 5,
                 "Service Unavailable: endpoint is scaling up and too many requests are waiting");
@@ -279,7 +295,7 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
                 ge->qlen);
     return;
   }
-  c->deadline_ms = ep_mono_ms() + hold_ms(g, req);
+  c->deadline_ms = ep_mono_ms() + hold;
   q_push(ge, c);
   ep_sched_ep_set_queued(ep, ge->qlen);
   service(g, ge, 0); /* a replica may have become ready during the wake tick */

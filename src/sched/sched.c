@@ -181,8 +181,13 @@ int ep_sched_apply(ep_sched *s, const char *ns, const char *name, const ep_sched
 
 const char *ep_sched_ep_state(const ep_sched_ep *ep) { return ep->state[0] ? ep->state : "pending"; }
 int ep_sched_ep_paused(const ep_sched_ep *ep) { return ep->paused; }
-int ep_sched_ep_failed(const ep_sched_ep *ep) { return ep->failed; }
-const char *ep_sched_ep_error(const ep_sched_ep *ep) { return ep->error; }
+int ep_sched_ep_failed(const ep_sched_ep *ep) {
+  return !ep->paused && (ep->failed || ep->config_error != NULL);
+}
+const char *ep_sched_ep_error(const ep_sched_ep *ep) {
+  return ep->error ? ep->error : ep->config_error;
+}
+int ep_sched_ep_waking(const ep_sched_ep *ep) { return ep->asleep || ep->wake_started != 0; }
 void ep_sched_ep_name(const ep_sched_ep *ep, const char **ns, const char **name) {
   *ns = ep->ns;
   *name = ep->name;

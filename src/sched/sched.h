@@ -88,6 +88,8 @@ const char *ep_sched_ep_state(const ep_sched_ep *ep);
 int ep_sched_ep_paused(const ep_sched_ep *ep);
 int ep_sched_ep_failed(const ep_sched_ep *ep);
 const char *ep_sched_ep_error(const ep_sched_ep *ep); /* errorMessage or NULL */
+/* 1 while scaled to zero or waking from zero (no replica ready since the wake). */
+int ep_sched_ep_waking(const ep_sched_ep *ep);
 /* Least-in-flight ready replica with room (in-flight < replica_concurrency),
  * NULL when none. */
 ep_sched_replica *ep_sched_pick(ep_sched_ep *ep);
