@@ -15,6 +15,18 @@ STATUS_KEYS = {"createdAt", "createdBy", "updatedAt", "updatedBy", "private", "s
 MODEL_KEYS = {"repository", "revision", "task", "framework", "image", "env"}
 
 
+# The serving subsystem (when wired in) moves states on its own, e.g. to
+# "failed" when a repository cannot be resolved; these tests compare the
+# management-owned part of the Endpoint and accept any later state.
+ACTIVE = {"pending", "initializing", "running", "failed", "updating"}
+
+
+def spec_view(e):
+    v = {k: x for k, x in e.items() if k != "status"}
+    v["created"] = (e["status"]["createdAt"], e["status"]["createdBy"])
+    return v
+
+
 def check_shape(e):
     assert ENDPOINT_KEYS <= set(e), set(e)
     assert STATUS_KEYS <= set(e["status"]), set(e["status"])
@@ -34,7 +46,7 @@ def test_create_get_list_shape(daemon):
     e = r.json()
     check_shape(e)
     assert e["name"] == "shape-1" and e["type"] == "protected"
-    assert e["status"]["state"] == "pending"
+    assert e["status"]["state"] == "pending"  # as created: the reconciler has not run yet
     assert e["status"]["url"] is None  # never pretend it runs
     assert e["status"]["createdAt"] == e["status"]["updatedAt"]
     assert e["model"]["image"] == {"huggingface": {}}
@@ -42,7 +54,8 @@ def test_create_get_list_shape(daemon):
     assert e["provider"] == {"vendor": "aws", "region": "us-east-1"}
     assert e["healthRoute"] == "/health"
     g = daemon.get("/v2/endpoint/admin/shape-1").json()
-    assert g == e
+    check_shape(g)
+    assert spec_view(g) == spec_view(e)
     lst = daemon.get("/v2/endpoint/admin").json()
     assert list(lst) == ["items"]
     assert "shape-1" in [x["name"] for x in lst["items"]]
@@ -100,7 +113,6 @@ def test_update_deep_merge(daemon):
     assert e["healthRoute"] == "/h"
     assert e["status"]["createdAt"] == before["status"]["createdAt"]
     assert e["status"]["updatedAt"] >= before["status"]["updatedAt"]
-    assert e["status"]["state"] == "pending"
     # sparse update; the redacted secret placeholder keeps the stored value
     e = daemon.put("/v2/endpoint/admin/upd-1",
                    json={"model": {"image": {"huggingface": {}}, "secrets": {"K": "********"}},
@@ -112,7 +124,7 @@ def test_update_deep_merge(daemon):
     assert e["model"]["image"] == {"custom": {"url": "img:2"}}
     assert e["healthRoute"] == "/health"
     # empty body: nothing changes
-    assert daemon.put("/v2/endpoint/admin/upd-1", json={}).json() == e
+    assert spec_view(daemon.put("/v2/endpoint/admin/upd-1", json={}).json()) == spec_view(e)
     assert daemon.put("/v2/endpoint/admin/upd-1", json={"name": "other"}).status_code == 400
 
 
@@ -129,6 +141,7 @@ def test_pause_resume_scale_to_zero_idempotent(daemon):
     e = daemon.post(base + "/resume").json()
     assert e["status"]["state"] == "pending"
     assert daemon.post(base + "/resume").status_code == 200  # idempotent
+    assert daemon.get(base).json()["status"]["state"] in ACTIVE
     e = daemon.post(base + "/scale-to-zero").json()
     assert e["status"]["state"] == "scaledToZero"
     assert e["status"]["url"] == daemon.url + "/endpoints/admin/life-1"
@@ -138,16 +151,21 @@ def test_pause_resume_scale_to_zero_idempotent(daemon):
     logs = daemon.get(base + "/logs")
     assert logs.status_code == 200 and logs.headers["Content-Type"].startswith("text/plain")
     lines = logs.text.strip().splitlines()
-    assert [l.split(" ")[1] for l in lines] == ["[created]", "[paused]", "[resumed]",
-                                                 "[scaledToZero]", "[resumed]"]
+    kinds = [l.split(" ")[1] for l in lines if re.match(r"^\S+Z \[", l)]
+    mine = [k for k in kinds if k in ("[created]", "[paused]", "[resumed]", "[scaledToZero]")]
+    # a resume of an endpoint the reconciler marked failed is a retry, so extra
+    # "[resumed]" lines may appear in the middle
+    assert mine[:3] == ["[created]", "[paused]", "[resumed]"]
+    assert mine[-2:] == ["[scaledToZero]", "[resumed]"]
     assert TS.match(lines[0].split(" ")[0])
 
 
-def test_gateway_without_serving(daemon):
+def test_gateway_not_running(daemon):
     daemon.post("/v2/endpoint/admin", json=create_body("gw-1"))
-    r = daemon.post("/endpoints/admin/gw-1", json={"inputs": "hi"})
-    assert r.status_code == 503 and "Retry-After" in r.headers
-    assert r.json() == {"error": "endpoint is not running (state: pending)"}
+    r = daemon.post("/endpoints/admin/gw-1", json={"inputs": "hi"}, headers={"X-Scale-Up-Timeout": "0"})
+    # gpt2 is not resolvable here, so no replica ever runs: an error, never a fake answer
+    assert r.status_code in (500, 502, 503), r.text
+    assert isinstance(r.json()["error"], str)
     assert daemon.get("/endpoints/admin/nope/health").status_code == 404
     assert daemon.get("/endpoints/admin/gw-1", token="").status_code == 401  # protected
 
@@ -191,9 +209,14 @@ BAD = [
 ]
 
 
+def names(daemon):
+    return sorted((e["name"], e["status"]["createdAt"]) for e in
+                  daemon.get("/v2/endpoint/admin").json()["items"])
+
+
 @pytest.mark.parametrize("label,body,code", BAD, ids=[b[0] for b in BAD])
 def test_validation_errors(daemon, label, body, code):
-    before = daemon.get("/v2/endpoint/admin").json()
+    before = names(daemon)
     if isinstance(body, str):
         r = daemon.post("/v2/endpoint/admin", data=body, headers={"Content-Type": "application/json"})
     else:
@@ -204,7 +227,7 @@ def test_validation_errors(daemon, label, body, code):
     assert isinstance(err, str) and err
     assert r.headers["X-Error-Message"] == err
     assert "X-Error-Code" not in r.headers
-    assert daemon.get("/v2/endpoint/admin").json() == before
+    assert names(daemon) == before
 
 
 def test_conflict_unknown_method(daemon):
@@ -253,13 +276,13 @@ def test_kill9_restart_keeps_everything(tmp_path):
             b["model"]["secrets"] = {"S": "v"}
             assert d.post("/v2/endpoint/admin", json=b).status_code in (200, 201)
         d.post("/v2/endpoint/admin/dur-3/pause")
-        before = d.get("/v2/endpoint/admin").json()
+        before = d.get("/v2/endpoint/admin").json()["items"]
         d.kill9()
         d.start()
-        after = d.get("/v2/endpoint/admin").json()
-        for x in before["items"] + after["items"]:
-            x["status"]["url"] = None  # port changed between runs
-        assert after == before
+        after = d.get("/v2/endpoint/admin").json()["items"]
+        assert len(after) == 5
+        assert [spec_view(x) for x in after] == [spec_view(x) for x in before]
+        assert [x["status"]["state"] for x in after if x["name"] == "dur-3"] == ["paused"]
         assert d.stop() == 0  # SIGTERM: graceful, exit 0
     finally:
         d.kill9()
