@@ -15,6 +15,7 @@
 #include "cmds.h"
 #include "http/http.h"
 #include "rt/server.h"
+#include "rt/tei.h"
 
 typedef struct {
   uv_loop_t *loop;
@@ -29,7 +30,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: endpointd runtime --model DIR [options]\n\n"
           "  --model DIR                  Hugging Face model folder (env MODEL_DIR)\n"
-          "  --task T                     text-generation (env TASK)\n"
+          "  --task T                     text-generation | feature-extraction |\n"
+          "                               sentence-similarity | text-classification (env TASK)\n"
           "  --host H                     listen address (default 127.0.0.1)\n"
           "  --port P                     listen port, 0 = any (env PORT, default 8080)\n"
           "  --threads N                  compute threads, 0 = all cores (env THREADS)\n"
@@ -183,8 +185,9 @@ int cmd_runtime(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  if (strcmp(p.task, "text-generation") != 0) {
-    fprintf(stderr, "endpointd runtime: task '%s' is not supported (text-generation)\n", p.task);
+  if (strcmp(p.task, "text-generation") != 0 && !ep_tei_is_task(p.task)) {
+    fprintf(stderr, "endpointd runtime: task '%s' is not supported (text-generation, "
+            "feature-extraction, sentence-similarity, text-classification)\n", p.task);
     return 2;
   }
   if (log_level) {

@@ -61,6 +61,7 @@ struct ep_rt {
   int closing, handles_open;
   void (*done)(void *);
   void *done_ctx;
+  struct ep_tei *tei;     /* encoder tasks (tei.h): set instead of model/sched */
 };
 
 /* Parsed generation options (TGI parameters or OpenAI fields). */

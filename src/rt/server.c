@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "http/router.h"
 #include "rt/server-impl.h"
+#include "rt/tei.h"
 
 ep_rt_params ep_rt_default_params(void) {
   ep_rt_params p = {0};
@@ -105,6 +106,11 @@ int ep_rt_new(uv_loop_t *loop, const ep_rt_params *p, ep_rt **out) {
   static const char *dn[] = {"float32", "float16", "bfloat16", "int8"};
   snprintf(rt->dtype_name, sizeof rt->dtype_name, "%s",
            (unsigned)rt->p.dtype < 4 ? dn[rt->p.dtype] : "float32");
+  /* encoder tasks: the TEI object (tei.h) serves everything */
+  if (ep_tei_is_task(rt->p.task) && ep_tei_new(loop, &rt->p, rt->model_id, &rt->tei) != EP_OK) {
+    free(rt);
+    return EP_ENOMEM;
+  }
   ep_rt_metrics_init(&rt->m);
   uv_async_init(loop, &rt->async, on_progress);
   uv_async_init(loop, &rt->load_async, on_loaded);
@@ -116,6 +122,7 @@ int ep_rt_new(uv_loop_t *loop, const ep_rt_params *p, ep_rt **out) {
 }
 
 int ep_rt_load_start(ep_rt *rt) {
+  if (rt->tei) return ep_tei_load_start(rt->tei);
   if (rt->load_started || rt->ready) return EP_ESTATE;
   rt->load_started = 1;
   if (uv_thread_create(&rt->load_thread, load_main, rt) != 0) {
@@ -125,8 +132,10 @@ int ep_rt_load_start(ep_rt *rt) {
   return EP_OK;
 }
 
-int ep_rt_ready(const ep_rt *rt) { return rt->ready; }
-const char *ep_rt_load_error(const ep_rt *rt) { return rt->load_err; }
+int ep_rt_ready(const ep_rt *rt) { return rt->tei ? ep_tei_ready(rt->tei) : rt->ready; }
+const char *ep_rt_load_error(const ep_rt *rt) {
+  return rt->tei ? ep_tei_load_error(rt->tei) : rt->load_err;
+}
 
 /* ---- simple routes ------------------------------------------------------ */
 
@@ -240,6 +249,10 @@ static const ep_route k_routes[] = {
 };
 
 void ep_rt_handle(ep_http_req *req, void *ctx) {
+  if (((ep_rt *)ctx)->tei) {
+    ep_tei_handle(req, ((ep_rt *)ctx)->tei);
+    return;
+  }
   ep_route_dispatch(k_routes, sizeof k_routes / sizeof k_routes[0], req, ctx);
 }
 
@@ -254,6 +267,7 @@ void ep_rt_close(ep_rt *rt, void (*done)(void *), void *ctx) {
   rt->closing = 1;
   rt->done = done;
   rt->done_ctx = ctx;
+  if (rt->tei) ep_tei_close(rt->tei, NULL, NULL); /* its handles close with ours */
   if (rt->load_started) {
     uv_thread_join(&rt->load_thread); /* loading cannot be interrupted */
     rt->load_started = 0;
@@ -270,6 +284,7 @@ void ep_rt_close(ep_rt *rt, void (*done)(void *), void *ctx) {
 
 void ep_rt_free(ep_rt *rt) {
   if (!rt) return;
+  ep_tei_free(rt->tei);
   ep_model_free(rt->model);
   ep_tok_free(rt->tok);
   free(rt);
