@@ -15,7 +15,7 @@ PKGS=(
 )
 # Optional extras some tests use when present (install on request).
 if [ "${ENDPOINTD_FULL_DEPS:-0}" = 1 ]; then
-  PKGS+=(clang libclang-rt-14-dev wrk prometheus podman runc busybox-static)
+  PKGS+=(clang libclang-rt-14-dev wrk prometheus podman runc catatonit busybox-static)
 fi
 
 missing=()

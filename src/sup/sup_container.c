@@ -48,9 +48,13 @@ static int container_build_argv(ep_sup *s, ep_sup_replica *r, const ep_sup_spec 
   const char *fixed[] = {"run", "--rm", "--init", "--runtime", "runc", "--ulimit",
                          "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "host",
                          "--stop-timeout", "5", NULL};
+  /* --init (catatonit) makes SIGTERM stop a shell-less PID 1; skip it when
+   * podman's init binary is not installed rather than failing every start */
+  int no_init = strstr(s->engine, "podman") && access("/usr/libexec/podman/catatonit", X_OK) != 0 &&
+                access("/usr/bin/catatonit", X_OK) != 0;
   int rc = push(&v, &n, &cap, strdup(s->engine));
   for (size_t i = 0; fixed[i] && !rc; i++) {
-    /* docker has no --runtime runc default issue and no --ulimit problem, but accepts both */
+    if (no_init && !strcmp(fixed[i], "--init")) continue;
     rc = push(&v, &n, &cap, strdup(fixed[i]));
   }
   if (!rc) rc = push(&v, &n, &cap, strdup("--name"));
