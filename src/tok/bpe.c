@@ -138,8 +138,10 @@ static int bpe_encode(const ep_tok_model *base, const ep_nstr *word, ep_spanvec 
         w.e[ns] = (uint32_t)(i + k), ns++;
       last_unk = 0;
     } else if (m->unk >= 0) {
-      if (m->fuse_unk && last_unk) w.e[ns - 1] = (uint32_t)(i + k);
-      else w.id[ns] = m->unk, w.s[ns] = (uint32_t)i, w.e[ns] = (uint32_t)(i + k), ns++;
+      if (m->fuse_unk && last_unk)
+        w.e[ns - 1] = (uint32_t)(i + k);
+      else
+        w.id[ns] = m->unk, w.s[ns] = (uint32_t)i, w.e[ns] = (uint32_t)(i + k), ns++;
       last_unk = 1;
     }
     i += k;
@@ -180,8 +182,8 @@ static int add_merge(ep_tok *t, bpe *m, const char *a, size_t alen, const char *
                      int32_t rank, char *err, size_t errsz) {
   int32_t ia = ep_strmap_get(&t->vocab, a, alen), ib = ep_strmap_get(&t->vocab, b, blen);
   if (ia < 0 || ib < 0)
-    return ep_tok_fail(err, errsz, EP_ECORRUPT, "tokenizer.json: merge %d uses a token not in vocab",
-                       (int)rank);
+    return ep_tok_fail(err, errsz, EP_ECORRUPT,
+                       "tokenizer.json: merge %d uses a token not in vocab", (int)rank);
   size_t skip = (m->prefix_len && blen >= m->prefix_len && !memcmp(b, m->prefix, m->prefix_len))
                     ? m->prefix_len
                     : 0;
@@ -273,7 +275,8 @@ int ep_tok_bpe_load(ep_tok *t, json_t *model, char *err, size_t errsz) {
       const char *s = json_string_value(e);
       size_t len = json_string_length(e);
       const char *sp = memchr(s + (len > 0), ' ', len ? len - 1 : 0); /* a may not be empty */
-      if (!sp) return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: merge %zu has no space", r);
+      if (!sp)
+        return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: merge %zu has no space", r);
       rc = add_merge(t, m, s, (size_t)(sp - s), sp + 1, len - (size_t)(sp - s) - 1, (int32_t)r, err,
                      errsz);
     } else if (json_is_array(e) && json_array_size(e) == 2 &&

@@ -32,9 +32,12 @@ int ep_tok_parse_decoder(ep_tok *t, json_t *j, ep_tok_node **out, char *err, siz
     return rc;
   }
   const char *str = NULL;
-  if (!strcmp(type, "ByteLevel")) n->type = EP_TOK_D_BYTELEVEL;
-  else if (!strcmp(type, "ByteFallback")) n->type = EP_TOK_D_BYTEFALLBACK;
-  else if (!strcmp(type, "Fuse")) n->type = EP_TOK_D_FUSE;
+  if (!strcmp(type, "ByteLevel"))
+    n->type = EP_TOK_D_BYTELEVEL;
+  else if (!strcmp(type, "ByteFallback"))
+    n->type = EP_TOK_D_BYTEFALLBACK;
+  else if (!strcmp(type, "Fuse"))
+    n->type = EP_TOK_D_FUSE;
   else if (!strcmp(type, "Metaspace")) {
     n->type = EP_TOK_D_METASPACE;
     str = json_string_value(json_object_get(j, "replacement"));
@@ -51,7 +54,8 @@ int ep_tok_parse_decoder(ep_tok *t, json_t *j, ep_tok_node **out, char *err, siz
   } else if (!strcmp(type, "Replace")) {
     n->type = EP_TOK_D_REPLACE;
     str = json_string_value(json_object_get(j, "content"));
-    if (!str) return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: Replace decoder without content");
+    if (!str)
+      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: Replace decoder without content");
     rc = ep_tok_parse_pattern(t, json_object_get(j, "pattern"), &n->pat, err, errsz);
   } else if (!strcmp(type, "WordPiece")) {
     n->type = EP_TOK_D_WORDPIECE;
@@ -100,7 +104,8 @@ static int fuse(ep_arena *a, tlist *l) {
   return rc;
 }
 
-static int replace_all(ep_arena *a, tstr *t, const ep_tok_pattern *pat, const char *with, size_t wl) {
+static int replace_all(ep_arena *a, tstr *t, const ep_tok_pattern *pat, const char *with,
+                       size_t wl) {
   pcre2_match_data *md = pat->re ? pcre2_match_data_create_from_pattern(pat->re, NULL) : NULL;
   ep_buf b = EP_BUF_INIT;
   size_t pos = 0;
@@ -130,96 +135,99 @@ static int hexval(char c) {
   return -1;
 }
 
-static const char *CLEANUP[][2] = {{" .", "."},   {" ?", "?"},     {" !", "!"},       {" ,", ","},
-                                   {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},     {" do not", " don't"},
-                                   {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+static const char *CLEANUP[][2] = {{" .", "."},     {" ?", "?"},           {" !", "!"},
+                                   {" ,", ","},     {" ' ", "'"},          {" n't", "n't"},
+                                   {" 'm", "'m"},   {" do not", " don't"}, {" 's", "'s"},
+                                   {" 've", "'ve"}, {" 're", "'re"}};
 
 static int apply(const ep_tok_node *n, ep_arena *a, tlist *l) {
   int rc = EP_OK;
   switch (n->type) {
-  case EP_TOK_D_SEQ:
-    for (size_t i = 0; i < n->nkids && !rc; i++) rc = apply(n->kids[i], a, l);
-    return rc;
-  case EP_TOK_D_FUSE:
-    return l->n ? fuse(a, l) : EP_OK;
-  case EP_TOK_D_BYTELEVEL: {
-    for (size_t i = 0; i < l->n && !rc; i++) {
-      tstr *t = &l->v[i];
-      char *o = ep_arena_alloc(a, t->len + 1);
-      if (!o) return EP_ENOMEM;
-      size_t ol = 0, j = 0;
-      while (j < t->len) {
-        int32_t cp;
-        size_t k = ep_utf8_dec(t->s + j, t->len - j, &cp);
-        int byte = k ? ep_bytelevel_byte(cp) : -1;
-        if (byte < 0) break;
-        o[ol++] = (char)byte;
-        j += k;
+    case EP_TOK_D_SEQ:
+      for (size_t i = 0; i < n->nkids && !rc; i++) rc = apply(n->kids[i], a, l);
+      return rc;
+    case EP_TOK_D_FUSE:
+      return l->n ? fuse(a, l) : EP_OK;
+    case EP_TOK_D_BYTELEVEL: {
+      for (size_t i = 0; i < l->n && !rc; i++) {
+        tstr *t = &l->v[i];
+        char *o = ep_arena_alloc(a, t->len + 1);
+        if (!o) return EP_ENOMEM;
+        size_t ol = 0, j = 0;
+        while (j < t->len) {
+          int32_t cp;
+          size_t k = ep_utf8_dec(t->s + j, t->len - j, &cp);
+          int byte = k ? ep_bytelevel_byte(cp) : -1;
+          if (byte < 0) break;
+          o[ol++] = (char)byte;
+          j += k;
+        }
+        if (j == t->len) t->s = o, t->len = ol; /* else: keep the token as it is */
       }
-      if (j == t->len) t->s = o, t->len = ol; /* else: keep the token as it is */
+      return l->n ? fuse(a, l) : EP_OK;
     }
-    return l->n ? fuse(a, l) : EP_OK;
-  }
-  case EP_TOK_D_BYTEFALLBACK: /* <0xXX> -> raw byte */
-    for (size_t i = 0; i < l->n; i++) {
-      tstr *t = &l->v[i];
-      if (t->len == 6 && !memcmp(t->s, "<0x", 3) && t->s[5] == '>' && hexval(t->s[3]) >= 0 &&
-          hexval(t->s[4]) >= 0) {
-        t->s[0] = (char)(hexval(t->s[3]) * 16 + hexval(t->s[4]));
-        t->len = 1;
+    case EP_TOK_D_BYTEFALLBACK: /* <0xXX> -> raw byte */
+      for (size_t i = 0; i < l->n; i++) {
+        tstr *t = &l->v[i];
+        if (t->len == 6 && !memcmp(t->s, "<0x", 3) && t->s[5] == '>' && hexval(t->s[3]) >= 0 &&
+            hexval(t->s[4]) >= 0) {
+          t->s[0] = (char)(hexval(t->s[3]) * 16 + hexval(t->s[4]));
+          t->len = 1;
+        }
       }
-    }
-    return EP_OK;
-  case EP_TOK_D_REPLACE:
-    for (size_t i = 0; i < l->n && !rc; i++) rc = replace_all(a, &l->v[i], &n->pat, n->str, n->strlen);
-    return rc;
-  case EP_TOK_D_STRIP:
-    for (size_t i = 0; i < l->n; i++) {
-      tstr *t = &l->v[i];
-      for (int k = 0; k < n->a && t->len >= n->strlen && !memcmp(t->s, n->str, n->strlen); k++)
-        t->s += n->strlen, t->len -= n->strlen;
-      for (int k = 0; k < n->b && t->len >= n->strlen &&
-                      !memcmp(t->s + t->len - n->strlen, n->str, n->strlen);
-           k++)
-        t->len -= n->strlen;
-    }
-    return EP_OK;
-  case EP_TOK_D_METASPACE: {
-    ep_tok_pattern lit = {n->str, n->strlen, NULL};
-    for (size_t i = 0; i < l->n && !rc; i++) {
-      rc = replace_all(a, &l->v[i], &lit, " ", 1);
-      if (!rc && i == 0 && n->a && l->v[0].len && l->v[0].s[0] == ' ') l->v[0].s++, l->v[0].len--;
-    }
-    return rc;
-  }
-  case EP_TOK_D_WORDPIECE:
-    for (size_t i = 0; i < l->n && !rc; i++) {
-      tstr *t = &l->v[i];
-      if (i > 0) {
-        if (t->len >= n->strlen && !memcmp(t->s, n->str, n->strlen)) {
+      return EP_OK;
+    case EP_TOK_D_REPLACE:
+      for (size_t i = 0; i < l->n && !rc; i++)
+        rc = replace_all(a, &l->v[i], &n->pat, n->str, n->strlen);
+      return rc;
+    case EP_TOK_D_STRIP:
+      for (size_t i = 0; i < l->n; i++) {
+        tstr *t = &l->v[i];
+        for (int k = 0; k < n->a && t->len >= n->strlen && !memcmp(t->s, n->str, n->strlen); k++)
           t->s += n->strlen, t->len -= n->strlen;
-        } else {
-          char *p = ep_arena_alloc(a, t->len + 2);
-          if (!p) return EP_ENOMEM;
-          p[0] = ' ';
-          memcpy(p + 1, t->s, t->len);
-          t->s = p, t->len++;
-        }
+        for (int k = 0; k < n->b && t->len >= n->strlen &&
+                        !memcmp(t->s + t->len - n->strlen, n->str, n->strlen);
+             k++)
+          t->len -= n->strlen;
       }
-      if (n->a) {
-        for (size_t c = 0; c < sizeof CLEANUP / sizeof CLEANUP[0] && !rc; c++) {
-          ep_tok_pattern lit = {(char *)CLEANUP[c][0], strlen(CLEANUP[c][0]), NULL};
-          if (memmem(t->s, t->len, lit.lit, lit.litlen))
-            rc = replace_all(a, t, &lit, CLEANUP[c][1], strlen(CLEANUP[c][1]));
-        }
+      return EP_OK;
+    case EP_TOK_D_METASPACE: {
+      ep_tok_pattern lit = {n->str, n->strlen, NULL};
+      for (size_t i = 0; i < l->n && !rc; i++) {
+        rc = replace_all(a, &l->v[i], &lit, " ", 1);
+        if (!rc && i == 0 && n->a && l->v[0].len && l->v[0].s[0] == ' ') l->v[0].s++, l->v[0].len--;
       }
+      return rc;
     }
-    return rc;
+    case EP_TOK_D_WORDPIECE:
+      for (size_t i = 0; i < l->n && !rc; i++) {
+        tstr *t = &l->v[i];
+        if (i > 0) {
+          if (t->len >= n->strlen && !memcmp(t->s, n->str, n->strlen)) {
+            t->s += n->strlen, t->len -= n->strlen;
+          } else {
+            char *p = ep_arena_alloc(a, t->len + 2);
+            if (!p) return EP_ENOMEM;
+            p[0] = ' ';
+            memcpy(p + 1, t->s, t->len);
+            t->s = p, t->len++;
+          }
+        }
+        if (n->a) {
+          for (size_t c = 0; c < sizeof CLEANUP / sizeof CLEANUP[0] && !rc; c++) {
+            ep_tok_pattern lit = {(char *)CLEANUP[c][0], strlen(CLEANUP[c][0]), NULL};
+            if (memmem(t->s, t->len, lit.lit, lit.litlen))
+              rc = replace_all(a, t, &lit, CLEANUP[c][1], strlen(CLEANUP[c][1]));
+          }
+        }
+      }
+      return rc;
   }
   return EP_EINVAL;
 }
 
-int ep_tok_decode_raw(const ep_tok *t, const int32_t *ids, size_t n, int skip_special, ep_buf *out) {
+int ep_tok_decode_raw(const ep_tok *t, const int32_t *ids, size_t n, int skip_special,
+                      ep_buf *out) {
   ep_arena a;
   ep_arena_init(&a, 0);
   tlist l = {ep_arena_alloc(&a, (n + 1) * sizeof(tstr)), 0};

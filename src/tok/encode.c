@@ -17,7 +17,9 @@ static int is_word_char(int32_t c) {
          (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO) || k == UTF8PROC_CATEGORY_MN;
 }
 
-static int is_space_byte(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space_byte(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 static int32_t cp_before(const char *s, size_t pos) {
   if (pos == 0) return -1;
@@ -30,8 +32,8 @@ static int32_t cp_before(const char *s, size_t pos) {
 /* Leftmost-longest added-token match at or after `from` among tokens whose
  * `normalized` flag equals norm. Returns index into t->added or -1;
  * [*ms, *me) includes whitespace absorbed by lstrip/rstrip. */
-static long find_added(const ep_tok *t, const char *s, size_t len, size_t from, int norm, size_t *ms,
-                       size_t *me) {
+static long find_added(const ep_tok *t, const char *s, size_t len, size_t from, int norm,
+                       size_t *ms, size_t *me) {
   for (size_t pos = from; pos < len; pos++) {
     long best = -1;
     size_t blen = 0;
@@ -132,14 +134,16 @@ static int finish(ep_spanvec *v, int32_t **ids, size_t *n) {
   return EP_OK;
 }
 
-static int encode_full(const ep_tok *t, const char *text, size_t len, int add_special, size_t max_len,
-                       ep_spanvec *res) {
+static int encode_full(const ep_tok *t, const char *text, size_t len, int add_special,
+                       size_t max_len, ep_spanvec *res) {
   ep_spanvec a = {0};
   int rc = encode_seq(t, text, len, &a);
   if (!rc && max_len) {
     size_t sp = add_special ? ep_tok_post_count(t, 0) : 0;
-    if (max_len < sp) rc = EP_ERANGE;
-    else if (a.n > max_len - sp) a.n = max_len - sp;
+    if (max_len < sp)
+      rc = EP_ERANGE;
+    else if (a.n > max_len - sp)
+      a.n = max_len - sp;
   }
   if (!rc && add_special) {
     rc = ep_tok_post_apply(t, &a, NULL, res, NULL);
@@ -165,8 +169,8 @@ int ep_tok_encode_spans(const ep_tok *t, const char *text, size_t len, int add_s
   return EP_OK;
 }
 
-int ep_tok_encode_trunc(const ep_tok *t, const char *text, size_t len, int add_special, size_t max_len,
-                        int32_t **ids, size_t *n) {
+int ep_tok_encode_trunc(const ep_tok *t, const char *text, size_t len, int add_special,
+                        size_t max_len, int32_t **ids, size_t *n) {
   ep_spanvec v = {0};
   *ids = NULL;
   *n = 0;
@@ -198,8 +202,10 @@ int ep_tok_encode_pair(const ep_tok *t, const char *a, size_t alen, const char *
       size_t budget = max_len - sp;
       /* longest_first: drop from the longer sequence, from B on ties */
       while (va.n + vb.n > budget) {
-        if (va.n > vb.n) va.n--;
-        else vb.n--;
+        if (va.n > vb.n)
+          va.n--;
+        else
+          vb.n--;
       }
     }
   }

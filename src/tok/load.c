@@ -22,7 +22,8 @@ int ep_tok_fail(char *err, size_t errsz, int code, const char *fmt, ...) {
   return code;
 }
 
-int ep_tok_regex(ep_tok *t, const char *pat, size_t len, pcre2_code **out, char *err, size_t errsz) {
+int ep_tok_regex(ep_tok *t, const char *pat, size_t len, pcre2_code **out, char *err,
+                 size_t errsz) {
   if (t->n_regexes == t->cap_regexes) {
     size_t cap = t->cap_regexes ? t->cap_regexes * 2 : 8;
     pcre2_code **v = realloc(t->regexes, cap * sizeof *v);
@@ -36,7 +37,8 @@ int ep_tok_regex(ep_tok *t, const char *pat, size_t len, pcre2_code **out, char 
   if (!re) {
     PCRE2_UCHAR msg[160];
     pcre2_get_error_message(ec, msg, sizeof msg);
-    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: regex '%.*s' does not compile: %s",
+    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                       "tokenizer.json: regex '%.*s' does not compile: %s",
                        (int)(len > 80 ? 80 : len), pat, (const char *)msg);
   }
   pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up; falls back silently */
@@ -53,8 +55,10 @@ int ep_tok_parse_pattern(ep_tok *t, json_t *j, ep_tok_pattern *p, char *err, siz
     p->lit = ep_arena_strndup(&t->mem, json_string_value(s), p->litlen);
     return p->lit ? EP_OK : EP_ENOMEM;
   }
-  if (json_is_string(r)) return ep_tok_regex(t, json_string_value(r), json_string_length(r), &p->re, err, errsz);
-  return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: pattern must be {\"String\"} or {\"Regex\"}");
+  if (json_is_string(r))
+    return ep_tok_regex(t, json_string_value(r), json_string_length(r), &p->re, err, errsz);
+  return ep_tok_fail(err, errsz, EP_EPARSE,
+                     "tokenizer.json: pattern must be {\"String\"} or {\"Regex\"}");
 }
 
 int ep_tok_set_piece(ep_tok *t, int32_t id, const char *s, size_t len) {
@@ -104,8 +108,8 @@ void ep_tok_free(ep_tok *t) {
   free(t);
 }
 
-static int add_token(ep_tok *t, const char *content, size_t len, int32_t id, int special, int lstrip,
-                     int rstrip, int single_word, int normalized) {
+static int add_token(ep_tok *t, const char *content, size_t len, int32_t id, int special,
+                     int lstrip, int rstrip, int single_word, int normalized) {
   if (!len) return EP_OK;
   ep_tok_added *v = realloc(t->added, (t->n_added + 1) * sizeof *v);
   if (!v) return EP_ENOMEM;
@@ -113,7 +117,8 @@ static int add_token(ep_tok *t, const char *content, size_t len, int32_t id, int
   int rc = ep_tok_set_piece(t, id, content, len);
   if (rc) return rc;
   t->special[id] = (uint8_t)(special != 0);
-  v[t->n_added++] = (ep_tok_added){t->pieces[id], len, id, single_word, lstrip, rstrip, normalized, special};
+  v[t->n_added++] =
+      (ep_tok_added){t->pieces[id], len, id, single_word, lstrip, rstrip, normalized, special};
   return EP_OK;
 }
 
@@ -124,24 +129,30 @@ static int load_json(ep_tok *t, json_t *root, char *err, size_t errsz) {
   const char *mt = json_string_value(json_object_get(model, "type"));
   if (!mt) mt = json_object_get(model, "merges") ? "BPE" : "(none)";
   int rc;
-  if (!strcmp(mt, "BPE")) rc = ep_tok_bpe_load(t, model, err, errsz);
-  else if (!strcmp(mt, "WordPiece")) rc = ep_tok_wordpiece_load(t, model, err, errsz);
-  else return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported model type '%s'", mt);
+  if (!strcmp(mt, "BPE"))
+    rc = ep_tok_bpe_load(t, model, err, errsz);
+  else if (!strcmp(mt, "WordPiece"))
+    rc = ep_tok_wordpiece_load(t, model, err, errsz);
+  else
+    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported model type '%s'",
+                       mt);
   if (rc) return rc;
   json_t *added = json_object_get(root, "added_tokens");
   for (size_t i = 0; json_is_array(added) && i < json_array_size(added); i++) {
-    json_t *a = json_array_get(added, i), *c = json_object_get(a, "content"), *id = json_object_get(a, "id");
+    json_t *a = json_array_get(added, i), *c = json_object_get(a, "content"),
+           *id = json_object_get(a, "id");
     if (!json_is_string(c) || !json_is_integer(id) || json_integer_value(id) < 0 ||
         json_integer_value(id) > 0x7FFFFFF)
       return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: added_tokens[%zu] malformed", i);
-    rc = add_token(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id),
-                   json_is_true(json_object_get(a, "special")), json_is_true(json_object_get(a, "lstrip")),
-                   json_is_true(json_object_get(a, "rstrip")),
-                   json_is_true(json_object_get(a, "single_word")),
-                   !json_is_false(json_object_get(a, "normalized")));
+    rc = add_token(
+        t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id),
+        json_is_true(json_object_get(a, "special")), json_is_true(json_object_get(a, "lstrip")),
+        json_is_true(json_object_get(a, "rstrip")), json_is_true(json_object_get(a, "single_word")),
+        !json_is_false(json_object_get(a, "normalized")));
     if (rc) return rc;
   }
-  if (!rc) rc = ep_tok_parse_normalizer(t, json_object_get(root, "normalizer"), &t->norm, err, errsz);
+  if (!rc)
+    rc = ep_tok_parse_normalizer(t, json_object_get(root, "normalizer"), &t->norm, err, errsz);
   if (!rc) rc = ep_tok_parse_pretok(t, json_object_get(root, "pre_tokenizer"), &t->pre, err, errsz);
   if (!rc) rc = ep_tok_parse_post(t, json_object_get(root, "post_processor"), &t->post, err, errsz);
   if (!rc) rc = ep_tok_parse_decoder(t, json_object_get(root, "decoder"), &t->dec, err, errsz);
@@ -193,8 +204,10 @@ static int load_config(ep_tok *t, json_t *c, char *err, size_t errsz) {
     if (i < 2) {
       char *d = ep_arena_strdup(&t->mem, s);
       if (!d) return EP_ENOMEM;
-      if (i == 0) t->bos_str = d;
-      else t->eos_str = d;
+      if (i == 0)
+        t->bos_str = d;
+      else
+        t->eos_str = d;
     }
   }
   json_t *ct = json_object_get(c, "chat_template");
@@ -205,7 +218,8 @@ static int load_config(ep_tok *t, json_t *c, char *err, size_t errsz) {
     if (nm && !strcmp(nm, "default")) tmpl = json_string_value(json_object_get(e, "template"));
   }
   if (ct && !json_is_null(ct) && !tmpl)
-    return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer_config.json: chat_template has no default");
+    return ep_tok_fail(err, errsz, EP_EPARSE,
+                       "tokenizer_config.json: chat_template has no default");
   if (tmpl && !(t->chat_template = ep_arena_strdup(&t->mem, tmpl))) return EP_ENOMEM;
   t->add_bos = json_is_true(json_object_get(c, "add_bos_token"));
   t->add_eos = json_is_true(json_object_get(c, "add_eos_token"));
@@ -223,7 +237,8 @@ static int load_vocab_txt(ep_tok *t, const char *path, json_t *cfg, char *err, s
   int rc = EP_OK;
   while (!rc && (n = getline(&line, &cap, f)) >= 0) {
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-    if (!ep_utf8_valid(line, (size_t)n)) rc = ep_tok_fail(err, errsz, EP_ECORRUPT, "%s: line %d is not UTF-8", path, id + 1);
+    if (!ep_utf8_valid(line, (size_t)n))
+      rc = ep_tok_fail(err, errsz, EP_ECORRUPT, "%s: line %d is not UTF-8", path, id + 1);
     if (!rc) rc = ep_tok_set_piece(t, id, line, (size_t)n);
     if (!rc && ep_strmap_put(&t->vocab, t->pieces[id], t->plen[id], id)) rc = EP_ENOMEM;
     id++;
@@ -241,18 +256,21 @@ static int load_vocab_txt(ep_tok *t, const char *path, json_t *cfg, char *err, s
   }
   int32_t unk = ep_strmap_get(&t->vocab, "[UNK]", 5);
   int32_t cls = ep_strmap_get(&t->vocab, "[CLS]", 5), sep = ep_strmap_get(&t->vocab, "[SEP]", 5);
-  if (cls < 0 || sep < 0) return ep_tok_fail(err, errsz, EP_ECORRUPT, "%s: no [CLS]/[SEP] tokens", path);
+  if (cls < 0 || sep < 0)
+    return ep_tok_fail(err, errsz, EP_ECORRUPT, "%s: no [CLS]/[SEP] tokens", path);
   if (!rc) rc = ep_tok_wordpiece_new(t, unk, "##", 100);
   /* Same pipeline as a BERT tokenizer.json, built through the JSON parsers. */
-  json_t *pipe = json_pack("{s:{s:s,s:b,s:b,s:o,s:b}, s:{s:s}, s:{s:s,s:[s,i],s:[s,i]}, s:{s:s,s:s,s:b}}",
-                           "normalizer", "type", "BertNormalizer", "clean_text", 1, "handle_chinese_chars",
-                           !json_is_false(json_object_get(cfg, "tokenize_chinese_chars")),
-                           "strip_accents", json_is_boolean(sa) ? json_incref(sa) : json_null(),
-                           "lowercase", lower, "pre_tokenizer", "type", "BertPreTokenizer",
-                           "post_processor", "type", "BertProcessing", "sep", "[SEP]", (int)sep, "cls",
-                           "[CLS]", (int)cls, "decoder", "type", "WordPiece", "prefix", "##", "cleanup", 1);
+  json_t *pipe =
+      json_pack("{s:{s:s,s:b,s:b,s:o,s:b}, s:{s:s}, s:{s:s,s:[s,i],s:[s,i]}, s:{s:s,s:s,s:b}}",
+                "normalizer", "type", "BertNormalizer", "clean_text", 1, "handle_chinese_chars",
+                !json_is_false(json_object_get(cfg, "tokenize_chinese_chars")), "strip_accents",
+                json_is_boolean(sa) ? json_incref(sa) : json_null(), "lowercase", lower,
+                "pre_tokenizer", "type", "BertPreTokenizer", "post_processor", "type",
+                "BertProcessing", "sep", "[SEP]", (int)sep, "cls", "[CLS]", (int)cls, "decoder",
+                "type", "WordPiece", "prefix", "##", "cleanup", 1);
   if (!pipe) return EP_ENOMEM;
-  if (!rc) rc = ep_tok_parse_normalizer(t, json_object_get(pipe, "normalizer"), &t->norm, err, errsz);
+  if (!rc)
+    rc = ep_tok_parse_normalizer(t, json_object_get(pipe, "normalizer"), &t->norm, err, errsz);
   if (!rc) rc = ep_tok_parse_pretok(t, json_object_get(pipe, "pre_tokenizer"), &t->pre, err, errsz);
   if (!rc) rc = ep_tok_parse_post(t, json_object_get(pipe, "post_processor"), &t->post, err, errsz);
   if (!rc) rc = ep_tok_parse_decoder(t, json_object_get(pipe, "decoder"), &t->dec, err, errsz);
@@ -283,8 +301,10 @@ int ep_tok_load_dir(const char *dir, ep_tok **out, char *err, size_t errsz) {
       rc = load_json_file(t, path, err, errsz);
     } else {
       snprintf(path, sizeof path, "%s/vocab.txt", dir);
-      if (stat(path, &st) == 0) rc = load_vocab_txt(t, path, cfg, err, errsz);
-      else rc = ep_tok_fail(err, errsz, EP_ENOTFOUND, "%s: no tokenizer.json or vocab.txt", dir);
+      if (stat(path, &st) == 0)
+        rc = load_vocab_txt(t, path, cfg, err, errsz);
+      else
+        rc = ep_tok_fail(err, errsz, EP_ENOTFOUND, "%s: no tokenizer.json or vocab.txt", dir);
     }
   }
   if (!rc && cfg) rc = load_config(t, cfg, err, errsz);

@@ -39,7 +39,8 @@ int ep_tok_parse_normalizer(ep_tok *t, json_t *j, ep_tok_node **out, char *err, 
     int is_rep = type[0] == 'R';
     json_t *c = json_object_get(j, is_rep ? "content" : "prepend");
     if (!json_is_string(c))
-      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: %s normalizer without string", type);
+      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: %s normalizer without string",
+                         type);
     n->type = is_rep ? EP_TOK_N_REPLACE : EP_TOK_N_PREPEND;
     n->strlen = json_string_length(c);
     n->str = ep_arena_strndup(&t->mem, json_string_value(c), n->strlen);
@@ -48,12 +49,18 @@ int ep_tok_parse_normalizer(ep_tok *t, json_t *j, ep_tok_node **out, char *err, 
       int rc = ep_tok_parse_pattern(t, json_object_get(j, "pattern"), &n->pat, err, errsz);
       if (rc) return rc;
     }
-  } else if (!strcmp(type, "NFC")) n->type = EP_TOK_N_NFC;
-  else if (!strcmp(type, "NFD")) n->type = EP_TOK_N_NFD;
-  else if (!strcmp(type, "NFKC")) n->type = EP_TOK_N_NFKC;
-  else if (!strcmp(type, "NFKD")) n->type = EP_TOK_N_NFKD;
-  else if (!strcmp(type, "Lowercase")) n->type = EP_TOK_N_LOWER;
-  else if (!strcmp(type, "StripAccents")) n->type = EP_TOK_N_STRIPACC;
+  } else if (!strcmp(type, "NFC"))
+    n->type = EP_TOK_N_NFC;
+  else if (!strcmp(type, "NFD"))
+    n->type = EP_TOK_N_NFD;
+  else if (!strcmp(type, "NFKC"))
+    n->type = EP_TOK_N_NFKC;
+  else if (!strcmp(type, "NFKD"))
+    n->type = EP_TOK_N_NFKD;
+  else if (!strcmp(type, "Lowercase"))
+    n->type = EP_TOK_N_LOWER;
+  else if (!strcmp(type, "StripAccents"))
+    n->type = EP_TOK_N_STRIPACC;
   else if (!strcmp(type, "Strip")) {
     n->type = EP_TOK_N_STRIP;
     n->a = jbool(j, "left", 1);  /* strip left */
@@ -65,8 +72,8 @@ int ep_tok_parse_normalizer(ep_tok *t, json_t *j, ep_tok_node **out, char *err, 
     n->d = jbool(j, "lowercase", 1);
     n->c = jbool(j, "strip_accents", n->d); /* null -> follows lowercase */
   } else {
-    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported normalizer type '%s'",
-                       type);
+    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                       "tokenizer.json: unsupported normalizer type '%s'", type);
   }
   return EP_OK;
 }
@@ -182,103 +189,104 @@ static int apply_one(const ep_tok_node *n, ep_arena *a, const ep_nstr *in, ep_ns
   ep_nbuild b = {0};
   int rc = EP_OK;
   switch (n->type) {
-  case EP_TOK_N_SEQ: {
-    ep_nstr cur = *in;
-    for (size_t i = 0; i < n->nkids && !rc; i++) rc = apply_one(n->kids[i], a, &cur, &cur);
-    *out = cur;
-    return rc;
-  }
-  case EP_TOK_N_BERT:
-    return apply_bert(n, a, in, out);
-  case EP_TOK_N_PREPEND:
-    if (in->len == 0) {
-      *out = *in;
+    case EP_TOK_N_SEQ: {
+      ep_nstr cur = *in;
+      for (size_t i = 0; i < n->nkids && !rc; i++) rc = apply_one(n->kids[i], a, &cur, &cur);
+      *out = cur;
+      return rc;
+    }
+    case EP_TOK_N_BERT:
+      return apply_bert(n, a, in, out);
+    case EP_TOK_N_PREPEND:
+      if (in->len == 0) {
+        *out = *in;
+        return EP_OK;
+      }
+      ep_nb_push(&b, n->str, n->strlen, in->beg[0], in->end[0]);
+      for (size_t i = 0; i < in->len; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
+      break;
+    case EP_TOK_N_REPLACE: {
+      pcre2_match_data *md =
+          n->pat.re ? pcre2_match_data_create_from_pattern(n->pat.re, NULL) : NULL;
+      size_t pos = 0;
+      while (pos <= in->len) {
+        size_t ms, me;
+        int m = ep_pattern_next(&n->pat, in->s, in->len, pos, &ms, &me, md);
+        if (m < 0) rc = m;
+        if (m <= 0) break;
+        for (size_t i = pos; i < ms; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
+        if (me > ms) {
+          ep_nb_push(&b, n->str, n->strlen, in->beg[ms], in->end[me - 1]);
+          pos = me;
+        } else { /* empty match: insert, then copy one char */
+          uint32_t o = ms < in->len ? in->beg[ms] : (in->len ? in->end[in->len - 1] : 0);
+          ep_nb_push(&b, n->str, n->strlen, o, o);
+          if (ms >= in->len) {
+            pos = in->len + 1;
+            break;
+          }
+          int32_t cp;
+          size_t k = ep_utf8_dec(in->s + ms, in->len - ms, &cp);
+          if (!k) k = 1;
+          for (size_t i = ms; i < ms + k; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
+          pos = ms + k;
+        }
+      }
+      for (size_t i = pos; i < in->len; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
+      if (md) pcre2_match_data_free(md);
+      break;
+    }
+    case EP_TOK_N_NFC:
+      rc = apply_unorm(&b, in, UTF8PROC_COMPOSE);
+      break;
+    case EP_TOK_N_NFD:
+      rc = apply_unorm(&b, in, UTF8PROC_DECOMPOSE);
+      break;
+    case EP_TOK_N_NFKC:
+      rc = apply_unorm(&b, in, UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+      break;
+    case EP_TOK_N_NFKD:
+      rc = apply_unorm(&b, in, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
+      break;
+    case EP_TOK_N_LOWER:
+      for (size_t i = 0; i < in->len;) {
+        int32_t cp;
+        size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
+        if (!k) k = 1, cp = 0xFFFD;
+        push_cp(&b, utf8proc_tolower(cp), in->beg[i], in->end[i + k - 1]);
+        i += k;
+      }
+      break;
+    case EP_TOK_N_STRIPACC: /* drops nonspacing marks (use after NFD/NFKD) */
+      for (size_t i = 0; i < in->len;) {
+        int32_t cp;
+        size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
+        if (!k) k = 1, cp = 0xFFFD;
+        if (utf8proc_category(cp) != UTF8PROC_CATEGORY_MN)
+          ep_nb_push(&b, in->s + i, k, in->beg[i], in->end[i + k - 1]);
+        i += k;
+      }
+      break;
+    case EP_TOK_N_STRIP: {
+      size_t s = 0, e = in->len;
+      int32_t cp;
+      while (n->a && s < e) {
+        size_t k = ep_utf8_dec(in->s + s, e - s, &cp);
+        if (!k || !is_bert_ws(cp)) break;
+        s += k;
+      }
+      while (n->b && e > s) {
+        size_t st = e - 1;
+        while (st > s && ((unsigned char)in->s[st] & 0xC0) == 0x80) st--;
+        size_t k = ep_utf8_dec(in->s + st, e - st, &cp);
+        if (!k || !is_bert_ws(cp)) break;
+        e = st;
+      }
+      *out = ep_nstr_sub(in, s, e - s);
       return EP_OK;
     }
-    ep_nb_push(&b, n->str, n->strlen, in->beg[0], in->end[0]);
-    for (size_t i = 0; i < in->len; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
-    break;
-  case EP_TOK_N_REPLACE: {
-    pcre2_match_data *md = n->pat.re ? pcre2_match_data_create_from_pattern(n->pat.re, NULL) : NULL;
-    size_t pos = 0;
-    while (pos <= in->len) {
-      size_t ms, me;
-      int m = ep_pattern_next(&n->pat, in->s, in->len, pos, &ms, &me, md);
-      if (m < 0) rc = m;
-      if (m <= 0) break;
-      for (size_t i = pos; i < ms; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
-      if (me > ms) {
-        ep_nb_push(&b, n->str, n->strlen, in->beg[ms], in->end[me - 1]);
-        pos = me;
-      } else { /* empty match: insert, then copy one char */
-        uint32_t o = ms < in->len ? in->beg[ms] : (in->len ? in->end[in->len - 1] : 0);
-        ep_nb_push(&b, n->str, n->strlen, o, o);
-        if (ms >= in->len) {
-          pos = in->len + 1;
-          break;
-        }
-        int32_t cp;
-        size_t k = ep_utf8_dec(in->s + ms, in->len - ms, &cp);
-        if (!k) k = 1;
-        for (size_t i = ms; i < ms + k; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
-        pos = ms + k;
-      }
-    }
-    for (size_t i = pos; i < in->len; i++) ep_nb_push(&b, in->s + i, 1, in->beg[i], in->end[i]);
-    if (md) pcre2_match_data_free(md);
-    break;
-  }
-  case EP_TOK_N_NFC:
-    rc = apply_unorm(&b, in, UTF8PROC_COMPOSE);
-    break;
-  case EP_TOK_N_NFD:
-    rc = apply_unorm(&b, in, UTF8PROC_DECOMPOSE);
-    break;
-  case EP_TOK_N_NFKC:
-    rc = apply_unorm(&b, in, UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-    break;
-  case EP_TOK_N_NFKD:
-    rc = apply_unorm(&b, in, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
-    break;
-  case EP_TOK_N_LOWER:
-    for (size_t i = 0; i < in->len;) {
-      int32_t cp;
-      size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
-      if (!k) k = 1, cp = 0xFFFD;
-      push_cp(&b, utf8proc_tolower(cp), in->beg[i], in->end[i + k - 1]);
-      i += k;
-    }
-    break;
-  case EP_TOK_N_STRIPACC: /* drops nonspacing marks (use after NFD/NFKD) */
-    for (size_t i = 0; i < in->len;) {
-      int32_t cp;
-      size_t k = ep_utf8_dec(in->s + i, in->len - i, &cp);
-      if (!k) k = 1, cp = 0xFFFD;
-      if (utf8proc_category(cp) != UTF8PROC_CATEGORY_MN)
-        ep_nb_push(&b, in->s + i, k, in->beg[i], in->end[i + k - 1]);
-      i += k;
-    }
-    break;
-  case EP_TOK_N_STRIP: {
-    size_t s = 0, e = in->len;
-    int32_t cp;
-    while (n->a && s < e) {
-      size_t k = ep_utf8_dec(in->s + s, e - s, &cp);
-      if (!k || !is_bert_ws(cp)) break;
-      s += k;
-    }
-    while (n->b && e > s) {
-      size_t st = e - 1;
-      while (st > s && ((unsigned char)in->s[st] & 0xC0) == 0x80) st--;
-      size_t k = ep_utf8_dec(in->s + st, e - st, &cp);
-      if (!k || !is_bert_ws(cp)) break;
-      e = st;
-    }
-    *out = ep_nstr_sub(in, s, e - s);
-    return EP_OK;
-  }
-  default:
-    return EP_EINVAL;
+    default:
+      return EP_EINVAL;
   }
   if (!rc) rc = ep_nb_finish(&b, a, out);
   ep_nb_free(&b);

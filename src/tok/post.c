@@ -13,7 +13,8 @@
 static int parse_tmpl(ep_tok *t, json_t *arr, json_t *specials, ep_tok_tmpl **out, size_t *n,
                       char *err, size_t errsz) {
   if (!json_is_array(arr))
-    return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: TemplateProcessing template is not a list");
+    return ep_tok_fail(err, errsz, EP_EPARSE,
+                       "tokenizer.json: TemplateProcessing template is not a list");
   *n = json_array_size(arr);
   *out = ep_arena_calloc(&t->mem, (*n + 1) * sizeof **out);
   if (!*out) return EP_ENOMEM;
@@ -24,7 +25,8 @@ static int parse_tmpl(ep_tok *t, json_t *arr, json_t *specials, ep_tok_tmpl **ou
     json_t *body = sp ? sp : sq;
     const char *id = json_string_value(json_object_get(body, "id"));
     if (!body || !id)
-      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: bad TemplateProcessing item %zu", i);
+      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: bad TemplateProcessing item %zu",
+                         i);
     p->type_id = (uint32_t)json_integer_value(json_object_get(body, "type_id"));
     if (sq) {
       if (strcmp(id, "A") && strcmp(id, "B"))
@@ -35,11 +37,13 @@ static int parse_tmpl(ep_tok *t, json_t *arr, json_t *specials, ep_tok_tmpl **ou
     p->is_special = 1;
     json_t *ids = json_object_get(json_object_get(specials, id), "ids");
     if (!json_is_array(ids))
-      return ep_tok_fail(err, errsz, EP_ECORRUPT, "tokenizer.json: template special token '%s' undefined", id);
+      return ep_tok_fail(err, errsz, EP_ECORRUPT,
+                         "tokenizer.json: template special token '%s' undefined", id);
     p->nids = json_array_size(ids);
     p->ids = ep_arena_calloc(&t->mem, (p->nids + 1) * sizeof *p->ids);
     if (!p->ids) return EP_ENOMEM;
-    for (size_t k = 0; k < p->nids; k++) p->ids[k] = (int32_t)json_integer_value(json_array_get(ids, k));
+    for (size_t k = 0; k < p->nids; k++)
+      p->ids[k] = (int32_t)json_integer_value(json_array_get(ids, k));
   }
   return EP_OK;
 }
@@ -61,7 +65,8 @@ int ep_tok_parse_post(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size_t
   *out = NULL;
   if (!j || json_is_null(j)) return EP_OK;
   const char *type = json_string_value(json_object_get(j, "type"));
-  if (!type) return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: post_processor without type");
+  if (!type)
+    return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: post_processor without type");
   ep_tok_node *n = ep_arena_calloc(&t->mem, sizeof *n);
   if (!n) return EP_ENOMEM;
   *out = n;
@@ -69,7 +74,8 @@ int ep_tok_parse_post(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size_t
   if (!strcmp(type, "Sequence")) {
     json_t *arr = json_object_get(j, "processors");
     if (!json_is_array(arr))
-      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: Sequence post_processor without list");
+      return ep_tok_fail(err, errsz, EP_EPARSE,
+                         "tokenizer.json: Sequence post_processor without list");
     n->type = EP_TOK_PP_SEQ;
     n->nkids = json_array_size(arr);
     n->kids = ep_arena_calloc(&t->mem, (n->nkids + 1) * sizeof *n->kids);
@@ -97,12 +103,13 @@ int ep_tok_parse_post(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size_t
         pair_item(t, cls, &n->pair[0], 0) || pair_item(t, sep, &n->pair[2], 0) ||
         pair_item(t, sep, &n->pair[bert ? 4 : 3], bert ? tb : 0) ||
         (!bert && pair_item(t, sep, &n->pair[5], 0)))
-      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: %s needs [token, id] cls and sep", type);
+      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: %s needs [token, id] cls and sep",
+                         type);
     n->pair[3 + !bert].seq = 1;
     n->pair[3 + !bert].type_id = tb;
   } else {
-    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported post_processor type '%s'",
-                       type);
+    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                       "tokenizer.json: unsupported post_processor type '%s'", type);
   }
   return rc;
 }
@@ -186,7 +193,8 @@ int ep_tok_post_apply(const ep_tok *t, const ep_spanvec *a, const ep_spanvec *b,
       const seqbuf *x = s ? &sb : &sa;
       if (t->add_bos && t->bos >= 0) rc = sb_push(&so, (ep_tok_span){t->bos, 0, 0}, (uint32_t)s);
       for (size_t i = 0; i < x->v.n && !rc; i++) rc = sb_push(&so, x->v.v[i], (uint32_t)s);
-      if (!rc && t->add_eos && t->eos >= 0) rc = sb_push(&so, (ep_tok_span){t->eos, 0, 0}, (uint32_t)s);
+      if (!rc && t->add_eos && t->eos >= 0)
+        rc = sb_push(&so, (ep_tok_span){t->eos, 0, 0}, (uint32_t)s);
     }
   }
 done:
@@ -196,8 +204,10 @@ done:
     return rc;
   }
   *out = so.v;
-  if (type_ids) *type_ids = so.types;
-  else free(so.types);
+  if (type_ids)
+    *type_ids = so.types;
+  else
+    free(so.types);
   return EP_OK;
 }
 

@@ -35,7 +35,8 @@ int ep_tok_parse_pretok(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size
   *out = NULL;
   if (!j || json_is_null(j)) return EP_OK;
   const char *type = json_string_value(json_object_get(j, "type"));
-  if (!type) return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: pre_tokenizer without type");
+  if (!type)
+    return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: pre_tokenizer without type");
   ep_tok_node *n = ep_arena_calloc(&t->mem, sizeof *n);
   if (!n) return EP_ENOMEM;
   *out = n;
@@ -43,7 +44,8 @@ int ep_tok_parse_pretok(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size
   if (!strcmp(type, "Sequence")) {
     json_t *arr = json_object_get(j, "pretokenizers");
     if (!json_is_array(arr))
-      return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: Sequence pre_tokenizer without list");
+      return ep_tok_fail(err, errsz, EP_EPARSE,
+                         "tokenizer.json: Sequence pre_tokenizer without list");
     n->type = EP_TOK_P_SEQ;
     n->nkids = json_array_size(arr);
     n->kids = ep_arena_calloc(&t->mem, (n->nkids + 1) * sizeof *n->kids);
@@ -64,10 +66,15 @@ int ep_tok_parse_pretok(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size
     n->strlen = strlen(rs);
     const char *ps = json_string_value(json_object_get(j, "prepend_scheme"));
     if (ps) {
-      if (!strcmp(ps, "always")) n->a = EP_TOK_PREPEND_ALWAYS;
-      else if (!strcmp(ps, "first")) n->a = EP_TOK_PREPEND_FIRST;
-      else if (!strcmp(ps, "never")) n->a = EP_TOK_PREPEND_NEVER;
-      else return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported prepend_scheme '%s'", ps);
+      if (!strcmp(ps, "always"))
+        n->a = EP_TOK_PREPEND_ALWAYS;
+      else if (!strcmp(ps, "first"))
+        n->a = EP_TOK_PREPEND_FIRST;
+      else if (!strcmp(ps, "never"))
+        n->a = EP_TOK_PREPEND_NEVER;
+      else
+        return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                           "tokenizer.json: unsupported prepend_scheme '%s'", ps);
     } else {
       n->a = jbool(j, "add_prefix_space", 1) ? EP_TOK_PREPEND_ALWAYS : EP_TOK_PREPEND_NEVER;
     }
@@ -76,8 +83,8 @@ int ep_tok_parse_pretok(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size
     n->type = EP_TOK_P_SPLIT;
     const char *bh = json_string_value(json_object_get(j, "behavior"));
     if (!parse_behavior(bh, &n->a))
-      return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported split behavior '%s'",
-                         bh ? bh : "(none)");
+      return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                         "tokenizer.json: unsupported split behavior '%s'", bh ? bh : "(none)");
     n->b = jbool(j, "invert", 0);
     rc = ep_tok_parse_pattern(t, json_object_get(j, "pattern"), &n->pat, err, errsz);
   } else if (!strcmp(type, "BertPreTokenizer")) {
@@ -95,10 +102,11 @@ int ep_tok_parse_pretok(ep_tok *t, json_t *j, ep_tok_node **out, char *err, size
     n->a = EP_TOK_SPLIT_ISOLATED;
     const char *bh = json_string_value(json_object_get(j, "behavior"));
     if (bh && !parse_behavior(bh, &n->a))
-      return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported split behavior '%s'", bh);
+      return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                         "tokenizer.json: unsupported split behavior '%s'", bh);
   } else {
-    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported pre_tokenizer type '%s'",
-                       type);
+    return ep_tok_fail(err, errsz, EP_EUNSUPPORTED,
+                       "tokenizer.json: unsupported pre_tokenizer type '%s'", type);
   }
   return rc;
 }
@@ -141,39 +149,45 @@ static int emit(const ep_nstr *p, segvec *matches, int behavior, int invert, ep_
     for (size_t i = 0; i < all.n; i++) all.v[i].m = !all.v[i].m;
   int pm = 0;
   switch (behavior) {
-  case EP_TOK_SPLIT_REMOVED:
-    for (size_t i = 0; i < all.n && !rc; i++)
-      if (!all.v[i].m) rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
-    break;
-  case EP_TOK_SPLIT_ISOLATED:
-    for (size_t i = 0; i < all.n && !rc; i++) rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
-    break;
-  case EP_TOK_SPLIT_CONTIG:
-    for (size_t i = 0; i < all.n && !rc; i++) {
-      if (all.v[i].m && pm && acc.n) acc.v[acc.n - 1].e = all.v[i].e;
-      else rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
-      pm = all.v[i].m;
-    }
-    break;
-  case EP_TOK_SPLIT_PREV:
-    for (size_t i = 0; i < all.n && !rc; i++) {
-      if (all.v[i].m && !pm && acc.n) acc.v[acc.n - 1].e = all.v[i].e;
-      else rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
-      pm = all.v[i].m;
-    }
-    break;
-  case EP_TOK_SPLIT_NEXT:
-    for (size_t i = all.n; i-- > 0 && !rc;) {
-      if (all.v[i].m && !pm && acc.n) acc.v[acc.n - 1].s = all.v[i].s;
-      else rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
-      pm = all.v[i].m;
-    }
-    for (size_t i = 0; i < acc.n / 2; i++) {
-      seg x = acc.v[i];
-      acc.v[i] = acc.v[acc.n - 1 - i];
-      acc.v[acc.n - 1 - i] = x;
-    }
-    break;
+    case EP_TOK_SPLIT_REMOVED:
+      for (size_t i = 0; i < all.n && !rc; i++)
+        if (!all.v[i].m) rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
+      break;
+    case EP_TOK_SPLIT_ISOLATED:
+      for (size_t i = 0; i < all.n && !rc; i++) rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
+      break;
+    case EP_TOK_SPLIT_CONTIG:
+      for (size_t i = 0; i < all.n && !rc; i++) {
+        if (all.v[i].m && pm && acc.n)
+          acc.v[acc.n - 1].e = all.v[i].e;
+        else
+          rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
+        pm = all.v[i].m;
+      }
+      break;
+    case EP_TOK_SPLIT_PREV:
+      for (size_t i = 0; i < all.n && !rc; i++) {
+        if (all.v[i].m && !pm && acc.n)
+          acc.v[acc.n - 1].e = all.v[i].e;
+        else
+          rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
+        pm = all.v[i].m;
+      }
+      break;
+    case EP_TOK_SPLIT_NEXT:
+      for (size_t i = all.n; i-- > 0 && !rc;) {
+        if (all.v[i].m && !pm && acc.n)
+          acc.v[acc.n - 1].s = all.v[i].s;
+        else
+          rc = seg_push(&acc, all.v[i].s, all.v[i].e, 0);
+        pm = all.v[i].m;
+      }
+      for (size_t i = 0; i < acc.n / 2; i++) {
+        seg x = acc.v[i];
+        acc.v[i] = acc.v[acc.n - 1 - i];
+        acc.v[acc.n - 1 - i] = x;
+      }
+      break;
   }
   for (size_t i = 0; i < acc.n && !rc; i++)
     if (acc.v[i].e > acc.v[i].s)
@@ -218,8 +232,9 @@ static int char_is(int cls, int32_t c) {
   utf8proc_category_t k = utf8proc_category(c);
   if (cls == CLS_DIGIT)
     return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
-  if (c < 128) return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-                      (c >= 123 && c <= 126);
+  if (c < 128)
+    return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+           (c >= 123 && c <= 126);
   return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
 }
 
@@ -234,8 +249,8 @@ static int find_class(int cls, const ep_nstr *p, segvec *m) {
   return EP_OK;
 }
 
-static int split_piece(const ep_nstr *p, const ep_tok_pattern *pat, int cls, int behavior, int invert,
-                       ep_pieces *out) {
+static int split_piece(const ep_nstr *p, const ep_tok_pattern *pat, int cls, int behavior,
+                       int invert, ep_pieces *out) {
   segvec m = {0};
   int rc = pat ? find_pattern(pat, p, &m) : find_class(cls, p, &m);
   if (!rc) rc = emit(p, &m, behavior, invert, out);
@@ -271,67 +286,73 @@ static int apply(const ep_tok_node *n, ep_arena *a, const ep_pieces *in, ep_piec
   for (size_t i = 0; i < in->n && !rc; i++) {
     const ep_nstr *p = &in->v[i];
     switch (n->type) {
-    case EP_TOK_P_BYTELEVEL: {
-      ep_nstr src = *p;
-      if (n->a && p->len && p->s[0] != ' ') {
-        ep_nb_push(&b, " ", 1, p->beg[0], p->beg[0]);
-        for (size_t j = 0; j < p->len; j++) ep_nb_push(&b, p->s + j, 1, p->beg[j], p->end[j]);
-        if ((rc = ep_nb_finish(&b, a, &src))) break;
+      case EP_TOK_P_BYTELEVEL: {
+        ep_nstr src = *p;
+        if (n->a && p->len && p->s[0] != ' ') {
+          ep_nb_push(&b, " ", 1, p->beg[0], p->beg[0]);
+          for (size_t j = 0; j < p->len; j++) ep_nb_push(&b, p->s + j, 1, p->beg[j], p->end[j]);
+          if ((rc = ep_nb_finish(&b, a, &src))) break;
+        }
+        ep_pieces parts = {0};
+        if (n->b)
+          rc = split_piece(&src, &n->pat, 0, EP_TOK_SPLIT_ISOLATED, 0, &parts);
+        else if (src.len)
+          rc = ep_pieces_push(&parts, src);
+        for (size_t j = 0; j < parts.n && !rc; j++) {
+          ep_nstr m;
+          rc = bytelevel_map(&parts.v[j], a, &b, &m);
+          if (!rc) rc = ep_pieces_push(out, m);
+        }
+        ep_pieces_free(&parts);
+        break;
       }
-      ep_pieces parts = {0};
-      if (n->b) rc = split_piece(&src, &n->pat, 0, EP_TOK_SPLIT_ISOLATED, 0, &parts);
-      else if (src.len) rc = ep_pieces_push(&parts, src);
-      for (size_t j = 0; j < parts.n && !rc; j++) {
+      case EP_TOK_P_METASPACE: {
+        int pre = n->a == EP_TOK_PREPEND_ALWAYS ||
+                  (n->a == EP_TOK_PREPEND_FIRST && p->len && p->beg[0] == 0);
+        if (pre && p->len >= n->strlen && !memcmp(p->s, n->str, n->strlen)) pre = 0;
+        if (pre && p->len) ep_nb_push(&b, n->str, n->strlen, p->beg[0], p->beg[0]);
+        for (size_t j = 0; j < p->len; j++) {
+          if (p->s[j] == ' ')
+            ep_nb_push(&b, n->str, n->strlen, p->beg[j], p->end[j]);
+          else
+            ep_nb_push(&b, p->s + j, 1, p->beg[j], p->end[j]);
+        }
         ep_nstr m;
-        rc = bytelevel_map(&parts.v[j], a, &b, &m);
-        if (!rc) rc = ep_pieces_push(out, m);
+        if ((rc = ep_nb_finish(&b, a, &m))) break;
+        if (n->b) {
+          ep_tok_pattern lit = {n->str, n->strlen, NULL};
+          rc = split_piece(&m, &lit, 0, EP_TOK_SPLIT_NEXT, 0, out);
+        } else if (m.len) {
+          rc = ep_pieces_push(out, m);
+        }
+        break;
       }
-      ep_pieces_free(&parts);
-      break;
-    }
-    case EP_TOK_P_METASPACE: {
-      int pre = n->a == EP_TOK_PREPEND_ALWAYS || (n->a == EP_TOK_PREPEND_FIRST && p->len && p->beg[0] == 0);
-      if (pre && p->len >= n->strlen && !memcmp(p->s, n->str, n->strlen)) pre = 0;
-      if (pre && p->len) ep_nb_push(&b, n->str, n->strlen, p->beg[0], p->beg[0]);
-      for (size_t j = 0; j < p->len; j++) {
-        if (p->s[j] == ' ') ep_nb_push(&b, n->str, n->strlen, p->beg[j], p->end[j]);
-        else ep_nb_push(&b, p->s + j, 1, p->beg[j], p->end[j]);
+      case EP_TOK_P_SPLIT:
+        rc = split_piece(p, &n->pat, 0, n->a, n->b, out);
+        break;
+      case EP_TOK_P_WHITESPACE:
+        rc = split_piece(p, &n->pat, 0, EP_TOK_SPLIT_REMOVED, 1, out);
+        break;
+      case EP_TOK_P_WSSPLIT:
+        rc = split_piece(p, NULL, CLS_WS, EP_TOK_SPLIT_REMOVED, 0, out);
+        break;
+      case EP_TOK_P_BERT: {
+        ep_pieces words = {0};
+        rc = split_piece(p, NULL, CLS_WS, EP_TOK_SPLIT_REMOVED, 0, &words);
+        for (size_t j = 0; j < words.n && !rc; j++)
+          rc = split_piece(&words.v[j], NULL, CLS_PUNCT, EP_TOK_SPLIT_ISOLATED, 0, out);
+        ep_pieces_free(&words);
+        break;
       }
-      ep_nstr m;
-      if ((rc = ep_nb_finish(&b, a, &m))) break;
-      if (n->b) {
-        ep_tok_pattern lit = {n->str, n->strlen, NULL};
-        rc = split_piece(&m, &lit, 0, EP_TOK_SPLIT_NEXT, 0, out);
-      } else if (m.len) {
-        rc = ep_pieces_push(out, m);
-      }
-      break;
-    }
-    case EP_TOK_P_SPLIT:
-      rc = split_piece(p, &n->pat, 0, n->a, n->b, out);
-      break;
-    case EP_TOK_P_WHITESPACE:
-      rc = split_piece(p, &n->pat, 0, EP_TOK_SPLIT_REMOVED, 1, out);
-      break;
-    case EP_TOK_P_WSSPLIT:
-      rc = split_piece(p, NULL, CLS_WS, EP_TOK_SPLIT_REMOVED, 0, out);
-      break;
-    case EP_TOK_P_BERT: {
-      ep_pieces words = {0};
-      rc = split_piece(p, NULL, CLS_WS, EP_TOK_SPLIT_REMOVED, 0, &words);
-      for (size_t j = 0; j < words.n && !rc; j++)
-        rc = split_piece(&words.v[j], NULL, CLS_PUNCT, EP_TOK_SPLIT_ISOLATED, 0, out);
-      ep_pieces_free(&words);
-      break;
-    }
-    case EP_TOK_P_DIGITS:
-      rc = split_piece(p, NULL, CLS_DIGIT, n->a ? EP_TOK_SPLIT_ISOLATED : EP_TOK_SPLIT_CONTIG, 0, out);
-      break;
-    case EP_TOK_P_PUNCT:
-      rc = split_piece(p, NULL, CLS_PUNCT, n->a, 0, out);
-      break;
-    default:
-      rc = EP_EINVAL;
+      case EP_TOK_P_DIGITS:
+        rc = split_piece(p, NULL, CLS_DIGIT, n->a ? EP_TOK_SPLIT_ISOLATED : EP_TOK_SPLIT_CONTIG, 0,
+                         out);
+        break;
+      case EP_TOK_P_PUNCT:
+        rc = split_piece(p, NULL, CLS_PUNCT, n->a, 0, out);
+        break;
+      default:
+        rc = EP_EINVAL;
     }
   }
   ep_nb_free(&b);

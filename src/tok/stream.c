@@ -72,7 +72,8 @@ int ep_tok_stream_push(ep_tok_stream *s, int32_t id, ep_buf *out) {
 int ep_tok_stream_finish(ep_tok_stream *s, ep_buf *out) {
   ep_buf raw = EP_BUF_INIT;
   int rc = ep_tok_decode_raw(s->t, s->ids, s->n, s->skip_special, &raw);
-  if (!rc && raw.len > s->emitted) rc = ep_utf8_sanitize(out, raw.data + s->emitted, raw.len - s->emitted);
+  if (!rc && raw.len > s->emitted)
+    rc = ep_utf8_sanitize(out, raw.data + s->emitted, raw.len - s->emitted);
   ep_buf_free(&raw);
   s->n = 0;
   s->emitted = 0;

@@ -74,7 +74,7 @@ typedef struct {
   size_t cap, n;
 } ep_strmap;
 int ep_strmap_put(ep_strmap *m, const char *s, size_t len, int32_t id); /* s borrowed */
-int32_t ep_strmap_get(const ep_strmap *m, const char *s, size_t len);    /* -1 if absent */
+int32_t ep_strmap_get(const ep_strmap *m, const char *s, size_t len);   /* -1 if absent */
 void ep_strmap_free(ep_strmap *m);
 
 /* ---- patterns (string literal or PCRE2 regex) ------------------------------- */
@@ -111,20 +111,54 @@ typedef struct ep_tok_tmpl {
 } ep_tok_tmpl;
 
 enum { /* normalizers */
-  EP_TOK_N_SEQ = 1, EP_TOK_N_PREPEND, EP_TOK_N_REPLACE, EP_TOK_N_NFC, EP_TOK_N_NFD, EP_TOK_N_NFKC,
-  EP_TOK_N_NFKD, EP_TOK_N_LOWER, EP_TOK_N_STRIP, EP_TOK_N_BERT, EP_TOK_N_STRIPACC };
+       EP_TOK_N_SEQ = 1,
+       EP_TOK_N_PREPEND,
+       EP_TOK_N_REPLACE,
+       EP_TOK_N_NFC,
+       EP_TOK_N_NFD,
+       EP_TOK_N_NFKC,
+       EP_TOK_N_NFKD,
+       EP_TOK_N_LOWER,
+       EP_TOK_N_STRIP,
+       EP_TOK_N_BERT,
+       EP_TOK_N_STRIPACC
+};
 enum { /* pre-tokenizers */
-  EP_TOK_P_SEQ = 1, EP_TOK_P_BYTELEVEL, EP_TOK_P_METASPACE, EP_TOK_P_SPLIT, EP_TOK_P_BERT,
-  EP_TOK_P_WHITESPACE, EP_TOK_P_WSSPLIT, EP_TOK_P_DIGITS, EP_TOK_P_PUNCT };
+       EP_TOK_P_SEQ = 1,
+       EP_TOK_P_BYTELEVEL,
+       EP_TOK_P_METASPACE,
+       EP_TOK_P_SPLIT,
+       EP_TOK_P_BERT,
+       EP_TOK_P_WHITESPACE,
+       EP_TOK_P_WSSPLIT,
+       EP_TOK_P_DIGITS,
+       EP_TOK_P_PUNCT
+};
 enum { /* split behaviors */
-  EP_TOK_SPLIT_REMOVED = 0, EP_TOK_SPLIT_ISOLATED, EP_TOK_SPLIT_PREV, EP_TOK_SPLIT_NEXT,
-  EP_TOK_SPLIT_CONTIG };
+       EP_TOK_SPLIT_REMOVED = 0,
+       EP_TOK_SPLIT_ISOLATED,
+       EP_TOK_SPLIT_PREV,
+       EP_TOK_SPLIT_NEXT,
+       EP_TOK_SPLIT_CONTIG
+};
 enum { EP_TOK_PREPEND_ALWAYS = 0, EP_TOK_PREPEND_FIRST, EP_TOK_PREPEND_NEVER };
 enum { /* decoders */
-  EP_TOK_D_SEQ = 1, EP_TOK_D_BYTELEVEL, EP_TOK_D_METASPACE, EP_TOK_D_BYTEFALLBACK, EP_TOK_D_FUSE,
-  EP_TOK_D_STRIP, EP_TOK_D_REPLACE, EP_TOK_D_WORDPIECE };
+       EP_TOK_D_SEQ = 1,
+       EP_TOK_D_BYTELEVEL,
+       EP_TOK_D_METASPACE,
+       EP_TOK_D_BYTEFALLBACK,
+       EP_TOK_D_FUSE,
+       EP_TOK_D_STRIP,
+       EP_TOK_D_REPLACE,
+       EP_TOK_D_WORDPIECE
+};
 enum { /* post-processors */
-  EP_TOK_PP_SEQ = 1, EP_TOK_PP_TEMPLATE, EP_TOK_PP_BYTELEVEL, EP_TOK_PP_BERT, EP_TOK_PP_ROBERTA };
+       EP_TOK_PP_SEQ = 1,
+       EP_TOK_PP_TEMPLATE,
+       EP_TOK_PP_BYTELEVEL,
+       EP_TOK_PP_BERT,
+       EP_TOK_PP_ROBERTA
+};
 
 /* ---- models (small vtable) -------------------------------------------------- */
 typedef struct ep_tok_model ep_tok_model;

@@ -34,8 +34,8 @@ int ep_tok_encode(const ep_tok *t, const char *text, size_t len, int add_special
  * result (post-processor tokens included when add_special) has at most
  * max_len ids: tokens are dropped from the end of the text. EP_ERANGE when
  * max_len cannot even hold the special tokens. */
-int ep_tok_encode_trunc(const ep_tok *t, const char *a, size_t alen, int add_special, size_t max_len,
-                        int32_t **ids, size_t *n);
+int ep_tok_encode_trunc(const ep_tok *t, const char *a, size_t alen, int add_special,
+                        size_t max_len, int32_t **ids, size_t *n);
 
 /* Pair encoding (BERT cross-encoders, NLI): the post-processor's pair
  * template, e.g. [CLS] A [SEP] B [SEP], is always applied. type_ids (may be
@@ -59,7 +59,7 @@ int ep_tok_encode_spans(const ep_tok *t, const char *text, size_t len, int add_s
  * special. Bytes that do not form valid UTF-8 become U+FFFD. */
 int ep_tok_decode(const ep_tok *t, const int32_t *ids, size_t n, int skip_special, char **out);
 
-size_t ep_tok_vocab_size(const ep_tok *t);         /* highest id + 1 */
+size_t ep_tok_vocab_size(const ep_tok *t);             /* highest id + 1 */
 const char *ep_tok_piece(const ep_tok *t, int32_t id); /* raw vocab string; NULL if out of range */
 int ep_tok_is_special(const ep_tok *t, int32_t id);
 int32_t ep_tok_piece_id(const ep_tok *t, const char *piece); /* -1 if unknown */

@@ -109,10 +109,14 @@ size_t ep_utf8_dec(const char *s, size_t n, int32_t *cp) {
   }
   size_t len;
   uint32_t v, min;
-  if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2, v = c & 0x1F, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF)
+    len = 3, v = c & 0x0F, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4)
+    len = 4, v = c & 0x07, min = 0x10000;
+  else
+    return 0;
   if (n < len) return 0;
   for (size_t i = 1; i < len; i++) {
     if ((u[i] & 0xC0) != 0x80) return 0;
@@ -164,7 +168,8 @@ static size_t utf8_subpart(const unsigned char *u, size_t n, size_t *need) {
   unsigned c = u[0];
   size_t len;
   unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
     len = 3;
     if (c == 0xE0) lo = 0xA0;
@@ -179,8 +184,10 @@ static size_t utf8_subpart(const unsigned char *u, size_t n, size_t *need) {
   }
   *need = len;
   size_t i = 1;
-  if (i < n && u[i] >= lo && u[i] <= hi) i++;
-  else return 1;
+  if (i < n && u[i] >= lo && u[i] <= hi)
+    i++;
+  else
+    return 1;
   while (i < len && i < n && (u[i] & 0xC0) == 0x80) i++;
   return i;
 }

@@ -78,7 +78,8 @@ int ep_tok_wordpiece_new(ep_tok *t, int32_t unk, const char *prefix, size_t max_
 int ep_tok_wordpiece_load(ep_tok *t, json_t *model, char *err, size_t errsz) {
   json_t *vocab = json_object_get(model, "vocab");
   if (!json_is_object(vocab))
-    return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: WordPiece model without vocab object");
+    return ep_tok_fail(err, errsz, EP_EPARSE,
+                       "tokenizer.json: WordPiece model without vocab object");
   const char *key;
   json_t *val;
   json_object_foreach(vocab, key, val) {

@@ -22,7 +22,8 @@ static int load_str(const char *json, char *err, size_t errsz) {
   return rc;
 }
 
-#define MINI "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}"
+#define MINI \
+  "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}"
 
 static void test_load_errors(void) {
   char err[256];
@@ -32,37 +33,56 @@ static void test_load_errors(void) {
   CHECK_INT(load_str("[1,2]", err, sizeof err), EP_EPARSE);
   CHECK_INT(load_str("{\"normalizer\":null}", err, sizeof err), EP_EPARSE);
   CHECK_STR(err, "tokenizer.json: missing \"model\" object");
-  CHECK_INT(load_str("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", err, sizeof err), EP_EUNSUPPORTED);
-  CHECK_STR(err, "tokenizer.json: unsupported model type 'Unigram'");
-  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Foo\"}}", err, sizeof err), EP_EUNSUPPORTED);
-  CHECK_STR(err, "tokenizer.json: unsupported pre_tokenizer type 'Foo'");
-  CHECK_INT(load_str("{" MINI ",\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\"}]}}", err,
-                     sizeof err),
+  CHECK_INT(load_str("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", err, sizeof err),
             EP_EUNSUPPORTED);
+  CHECK_STR(err, "tokenizer.json: unsupported model type 'Unigram'");
+  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Foo\"}}", err, sizeof err),
+            EP_EUNSUPPORTED);
+  CHECK_STR(err, "tokenizer.json: unsupported pre_tokenizer type 'Foo'");
+  CHECK_INT(
+      load_str(
+          "{" MINI
+          ",\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\"}]}}",
+          err, sizeof err),
+      EP_EUNSUPPORTED);
   CHECK_STR(err, "tokenizer.json: unsupported normalizer type 'Precompiled'");
-  CHECK_INT(load_str("{" MINI ",\"decoder\":{\"type\":\"CTC\"}}", err, sizeof err), EP_EUNSUPPORTED);
+  CHECK_INT(load_str("{" MINI ",\"decoder\":{\"type\":\"CTC\"}}", err, sizeof err),
+            EP_EUNSUPPORTED);
   CHECK_STR(err, "tokenizer.json: unsupported decoder type 'CTC'");
-  CHECK_INT(load_str("{" MINI ",\"post_processor\":{\"type\":\"Bar\"}}", err, sizeof err), EP_EUNSUPPORTED);
+  CHECK_INT(load_str("{" MINI ",\"post_processor\":{\"type\":\"Bar\"}}", err, sizeof err),
+            EP_EUNSUPPORTED);
   CHECK_STR(err, "tokenizer.json: unsupported post_processor type 'Bar'");
-  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"}}",
+  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"}"
+                              ",\"behavior\":\"Isolated\"}}",
                      err, sizeof err),
             EP_EUNSUPPORTED);
   CHECK(strstr(err, "does not compile") != NULL);
-  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"x\"},\"behavior\":\"Sideways\"}}",
+  CHECK_INT(load_str("{" MINI ",\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":"
+                              "\"x\"},\"behavior\":\"Sideways\"}}",
                      err, sizeof err),
             EP_EUNSUPPORTED);
-  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a q\"]}}", err, sizeof err),
+  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a q\"]}}", err,
+                     sizeof err),
             EP_ECORRUPT);
   CHECK(strstr(err, "not in vocab") != NULL);
-  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"aq\"]}}", err, sizeof err),
+  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"aq\"]}}", err,
+                     sizeof err),
             EP_EPARSE);
-  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-4},\"merges\":[]}}", err, sizeof err), EP_EPARSE);
-  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":[],\"merges\":[]}}", err, sizeof err), EP_EPARSE);
-  CHECK_INT(load_str("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0},\"unk_token\":\"[UNK]\"}}", err, sizeof err),
-            EP_ECORRUPT);
-  CHECK_INT(load_str("{" MINI ",\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
-                     "{\"id\":\"<s>\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{}}}", err, sizeof err),
-            EP_ECORRUPT);
+  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-4},\"merges\":[]}}", err,
+                     sizeof err),
+            EP_EPARSE);
+  CHECK_INT(load_str("{\"model\":{\"type\":\"BPE\",\"vocab\":[],\"merges\":[]}}", err, sizeof err),
+            EP_EPARSE);
+  CHECK_INT(
+      load_str("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0},\"unk_token\":\"[UNK]\"}}",
+               err, sizeof err),
+      EP_ECORRUPT);
+  CHECK_INT(
+      load_str("{" MINI
+               ",\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
+               "{\"id\":\"<s>\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{}}}",
+               err, sizeof err),
+      EP_ECORRUPT);
   CHECK_INT(load_str("{" MINI ",\"added_tokens\":[{\"id\":\"x\"}]}", err, sizeof err), EP_EPARSE);
 
   ep_tok *t = NULL;

@@ -25,7 +25,8 @@ static ep_tok *load_str(const char *json, int *rc, char *err, size_t errsz) {
 }
 
 static const char *MINI_BPE_HEAD =
-    "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"ab\":3,\"abc\":4,\"<unk>\":5,"
+    "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"ab\":3,\"abc\":4,\"<unk>\":"
+    "5,"
     "\"d\":6,\"bc\":7,\"-\":8,\"f\":9,\"i\":10,\"1\":11,\" \":12},";
 
 /* Runs normalizer + pre-tokenizer of a tokenizer whose JSON tail is `comp`;
@@ -53,7 +54,8 @@ static const char *pieces(const char *comp, const char *text) {
       ep_tok_pretokenize(t->pre, &a, &in, &ps) == 0) {
     size_t o = 0;
     for (size_t i = 0; i < ps.n; i++)
-      o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", i ? "|" : "", (int)ps.v[i].len, ps.v[i].s);
+      o += (size_t)snprintf(out + o, sizeof out - o, "%s%.*s", i ? "|" : "", (int)ps.v[i].len,
+                            ps.v[i].s);
   } else {
     snprintf(out, sizeof out, "pipeline error");
   }
@@ -68,54 +70,81 @@ static const char *pieces(const char *comp, const char *text) {
 
 static void test_split_behaviors(void) {
   const char *x = "the-final--countdown";
-#define SPLIT(b) "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"" b "\",\"invert\":false}"
+#define SPLIT(b)                                                                           \
+  "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"" b \
+  "\",\"invert\":false}"
   CHECK_STR(pieces(SPLIT("Removed"), x), "the|final|countdown");
   CHECK_STR(pieces(SPLIT("Isolated"), x), "the|-|final|-|-|countdown");
   CHECK_STR(pieces(SPLIT("MergedWithPrevious"), x), "the-|final-|-|countdown");
   CHECK_STR(pieces(SPLIT("MergedWithNext"), x), "the|-final|-|-countdown");
   CHECK_STR(pieces(SPLIT("Contiguous"), x), "the|-|final|--|countdown");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"-+\"},\"behavior\":\"Removed\"}", x),
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"-+\"},"
+                   "\"behavior\":\"Removed\"}",
+                   x),
             "the|final|countdown");
 }
 
 static void test_pretokenizers(void) {
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Whitespace\"}", "Hello! How are you? I'm fine, thank you."),
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Whitespace\"}",
+                   "Hello! How are you? I'm fine, thank you."),
             "Hello|!|How|are|you|?|I|'|m|fine|,|thank|you|.");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"}", "Hey friend!     How are you?!?"),
-            "Hey|friend|!|How|are|you|?|!|?");
+  CHECK_STR(
+      pieces("\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"}", "Hey friend!     How are you?!?"),
+      "Hey|friend|!|How|are|you|?|!|?");
   CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"}", " a  b\tc\n"), "a|b|c");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":true}", "Call 123 please"),
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":true}",
+                   "Call 123 please"),
             "Call |1|2|3| please");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false}", "Call 123 please"),
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false}",
+                   "Call 123 please"),
             "Call |123| please");
   CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Punctuation\"}", "Hi, you!!"), "Hi|,| you|!|!");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}",
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_"
+                   "regex\":true}",
                    "Hello my friend, how is your day going?"),
-            "Hello|\xC4\xA0my|\xC4\xA0" "friend|,|\xC4\xA0how|\xC4\xA0is|\xC4\xA0your|\xC4\xA0" "day|\xC4\xA0going|?");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\",\"prepend_scheme\":\"always\",\"split\":true}",
+            "Hello|\xC4\xA0my|\xC4\xA0"
+            "friend|,|\xC4\xA0how|\xC4\xA0is|\xC4\xA0your|\xC4\xA0"
+            "day|\xC4\xA0going|?");
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\","
+                   "\"prepend_scheme\":\"always\",\"split\":true}",
                    "Hey friend!"),
-            "\xE2\x96\x81Hey|\xE2\x96\x81" "friend!");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\",\"prepend_scheme\":\"never\",\"split\":false}",
+            "\xE2\x96\x81Hey|\xE2\x96\x81"
+            "friend!");
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\","
+                   "\"prepend_scheme\":\"never\",\"split\":false}",
                    "Hey friend!"),
-            "Hey\xE2\x96\x81" "friend!");
-  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"WhitespaceSplit\"},"
-                   "{\"type\":\"Digits\",\"individual_digits\":true}]}", "ab12 c"),
+            "Hey\xE2\x96\x81"
+            "friend!");
+  CHECK_STR(pieces("\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
+                   "\"WhitespaceSplit\"},"
+                   "{\"type\":\"Digits\",\"individual_digits\":true}]}",
+                   "ab12 c"),
             "ab|1|2|c");
 }
 
 static void test_normalizers(void) {
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"NFKC\"}", "\xEF\xAC\x81\xE2\x91\xA0"), "fi1"); /* unicodedata */
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"NFKC\"}", "\xEF\xAC\x81\xE2\x91\xA0"),
+            "fi1"); /* unicodedata */
   CHECK_STR(pieces("\"normalizer\":{\"type\":\"NFC\"}", "e\xCC\x81"), "\xC3\xA9");
   CHECK_STR(pieces("\"normalizer\":{\"type\":\"NFD\"}", "\xC3\xA9"), "e\xCC\x81");
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"StripAccents\"},"
-                   "{\"type\":\"Lowercase\"}]}", "H\xC3\xA9llo"), "hello");
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,"
-                   "\"strip_accents\":null,\"lowercase\":true}", "H\xC3\xA9ll\xC3\xB2 h\xC3\xB4w are \xC3\xBC?"),
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{"
+                   "\"type\":\"StripAccents\"},"
+                   "{\"type\":\"Lowercase\"}]}",
+                   "H\xC3\xA9llo"),
+            "hello");
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_"
+                   "chinese_chars\":true,"
+                   "\"strip_accents\":null,\"lowercase\":true}",
+                   "H\xC3\xA9ll\xC3\xB2 h\xC3\xB4w are \xC3\xBC?"),
             "hello how are u?");
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":false}", "a\xE4\xBD\xA0\tb\x01"),
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":false}",
+                   "a\xE4\xBD\xA0\tb\x01"),
             "a \xE4\xBD\xA0  b");
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Strip\",\"left\":true,\"right\":true}", "  hi  "), "hi");
-  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":\"_\"}", "a  b \t c"),
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Strip\",\"left\":true,\"right\":true}", "  hi  "),
+            "hi");
+  CHECK_STR(pieces("\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},"
+                   "\"content\":\"_\"}",
+                   "a  b \t c"),
             "a_b_c");
   CHECK_STR(pieces("\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"#\"}", "x"), "#x");
 }
@@ -137,7 +166,9 @@ static void test_bpe_variants(void) {
   char json[2048], err[256];
   int rc;
   /* array-form merges; "ab" before "bc" so "abc" -> ab c -> abc */
-  snprintf(json, sizeof json, "%s\"merges\":[[\"a\",\"b\"],[\"b\",\"c\"],[\"ab\",\"c\"]],\"unk_token\":\"<unk>\",\"fuse_unk\":true}}",
+  snprintf(json, sizeof json,
+           "%s\"merges\":[[\"a\",\"b\"],[\"b\",\"c\"],[\"ab\",\"c\"]],\"unk_token\":\"<unk>\","
+           "\"fuse_unk\":true}}",
            MINI_BPE_HEAD);
   ep_tok *t = load_str(json, &rc, err, sizeof err);
   CHECK_INT(rc, 0);
@@ -169,7 +200,9 @@ static void test_bpe_variants(void) {
 static void test_pair_and_truncation(void) {
   ep_tok *t = NULL;
   char err[256];
-  CHECK_INT(ep_tok_load_file(t_data("tokenizers/bert-base-uncased/tokenizer.json"), &t, err, sizeof err), 0);
+  CHECK_INT(
+      ep_tok_load_file(t_data("tokenizers/bert-base-uncased/tokenizer.json"), &t, err, sizeof err),
+      0);
   if (!t) return;
   int32_t *a = NULL, *b = NULL, *ids = NULL, *ty = NULL;
   size_t na, nb, n;
@@ -194,7 +227,8 @@ static void test_pair_and_truncation(void) {
   size_t ka = 0;
   while (ids[1 + ka] != 102) ka++;
   size_t kb = n - 3 - ka;
-  CHECK(ka + kb == 7 && (ka == kb + 1 || ka == kb || (ka < kb && ka == na) || (kb < ka && kb == nb)));
+  CHECK(ka + kb == 7 &&
+        (ka == kb + 1 || ka == kb || (ka < kb && ka == na) || (kb < ka && kb == nb)));
   CHECK(memcmp(ids + 1, a, ka * 4) == 0);
   CHECK(memcmp(ids + 2 + ka, b, kb * 4) == 0);
   free(ids);
@@ -213,7 +247,7 @@ static void test_pair_and_truncation(void) {
   ep_tok_span *sp = NULL;
   CHECK_INT(ep_tok_encode_spans(t, sa, strlen(sa), 1, &sp, &n), 0);
   CHECK(n == na + 2 && sp[0].start == 0 && sp[0].stop == 0);
-  CHECK(n > 2 && sp[1].start == 0 && sp[1].stop == 3); /* "the" <- "The" */
+  CHECK(n > 2 && sp[1].start == 0 && sp[1].stop == 3);           /* "the" <- "The" */
   CHECK(n > 2 && sp[n - 2].start == 25 && sp[n - 2].stop == 26); /* "." */
   free(sp);
   free(a);

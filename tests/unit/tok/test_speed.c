@@ -15,10 +15,13 @@ static double now_s(void) {
 }
 
 static char *make_text(size_t words, size_t *len) {
-  static const char *w[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "tokenization",
-                            "internationalization", "Hello,", "world!", "It's", "1234", "naïve", "café",
-                            "endpoint", "inference", "GPU", "  ", "\n", "transformer's", "(parenthesis)",
-                            "🦙", "日本語", "Привет"};
+  static const char *w[] = {
+      "the",    "quick",         "brown",         "fox",          "jumps",
+      "over",   "lazy",          "dog",           "tokenization", "internationalization",
+      "Hello,", "world!",        "It's",          "1234",         "naïve",
+      "café",   "endpoint",      "inference",     "GPU",          "  ",
+      "\n",     "transformer's", "(parenthesis)", "🦙",         "日本語",
+      "Привет"};
   size_t nw = sizeof w / sizeof w[0], cap = words * 24 + 1, o = 0;
   char *s = malloc(cap);
   unsigned x = 12345;
@@ -51,10 +54,12 @@ static void run(const char *dir, const char *name) {
   size_t len, len10, n, n10;
   char *s = make_text(2000, &len), *s10 = make_text(20000, &len10);
   double dt = bench(t, s, len, &n), dt10 = bench(t, s10, len10, &n10);
-  fprintf(stderr, "%s: 2000 words, %zu bytes -> %zu tokens in %.2f ms (%.0f tokens/s); 20000 words: %.2f ms\n",
-          name, len, n, dt * 1e3, n / dt, dt10 * 1e3);
+  fprintf(
+      stderr,
+      "%s: 2000 words, %zu bytes -> %zu tokens in %.2f ms (%.0f tokens/s); 20000 words: %.2f ms\n",
+      name, len, n, dt * 1e3, n / dt, dt10 * 1e3);
   CHECK(n > 2000);
-  CHECK(dt < 0.5);        /* generous: sanitizer builds are ~10x slower */
+  CHECK(dt < 0.5);              /* generous: sanitizer builds are ~10x slower */
   CHECK(dt10 < 15 * dt + 0.01); /* linear-ish, not quadratic */
   /* decode is the exact inverse for byte-level BPE */
   int32_t *ids = NULL;

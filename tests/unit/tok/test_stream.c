@@ -11,7 +11,11 @@ static int utf8_ok(const char *s, size_t n) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   while (i < n) {
-    size_t k = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+    size_t k = u[i] < 0x80         ? 1
+               : (u[i] >> 5) == 6  ? 2
+               : (u[i] >> 4) == 14 ? 3
+               : (u[i] >> 3) == 30 ? 4
+                                   : 0;
     if (!k || i + k > n) return 0;
     for (size_t j = 1; j < k; j++)
       if ((u[i + j] & 0xC0) != 0x80) return 0;
@@ -21,7 +25,8 @@ static int utf8_ok(const char *s, size_t n) {
 }
 
 /* Returns how many pushes produced nothing (held-back bytes). */
-static size_t stream_case(const ep_tok *t, const int32_t *ids, size_t n, int skip, const char *want) {
+static size_t stream_case(const ep_tok *t, const int32_t *ids, size_t n, int skip,
+                          const char *want) {
   ep_tok_stream *s = ep_tok_stream_new(t, skip);
   CHECK(s != NULL);
   ep_buf all = EP_BUF_INIT;

@@ -27,8 +27,11 @@ static void run_vectors(const ep_tok *t, const char *stem, int roundtrip) {
     if (roundtrip && !rc) {
       char *txt = NULL;
       CHECK_INT(ep_tok_decode(t, ids, n, 0, &txt), 0);
-      if (txt && strlen(txt) == c.len[i] && !memcmp(txt, c.text[i], c.len[i])) rt++;
-      else fprintf(stderr, "%s case %zu round trip: \"%s\" -> \"%s\"\n", stem, i, c.text[i], txt ? txt : "(null)");
+      if (txt && strlen(txt) == c.len[i] && !memcmp(txt, c.text[i], c.len[i]))
+        rt++;
+      else
+        fprintf(stderr, "%s case %zu round trip: \"%s\" -> \"%s\"\n", stem, i, c.text[i],
+                txt ? txt : "(null)");
       free(txt);
     }
     free(ids);
@@ -90,7 +93,8 @@ static void test_stories(void) {
 static void test_bert(void) {
   ep_tok *tj = NULL, *tv = NULL;
   char err[256];
-  int rc = ep_tok_load_file(t_data("tokenizers/bert-base-uncased/tokenizer.json"), &tj, err, sizeof err);
+  int rc =
+      ep_tok_load_file(t_data("tokenizers/bert-base-uncased/tokenizer.json"), &tj, err, sizeof err);
   CHECK_INT(rc, 0);
   if (rc) {
     fprintf(stderr, "load: %s\n", err);
