@@ -33,7 +33,8 @@ struct gw_ep {
 struct gw_call {
   ep_gw *g;
   gw_ep *ge;
-  ep_http_req *req;
+  ep_http_req *req;       /* freed by the server once answered */
+  uint64_t start_ns;      /* req->start_ns, kept for the latency metric */
   char *target;           /* subpath + query, malloc'd */
   uint64_t deadline_ms;   /* while queued */
   int held;               /* queued while no replica was ready (wake) */

@@ -69,9 +69,9 @@ void ep_gw_count(ep_gw *g, const char *ns, const char *name, int status, double 
   ep__gw_record(ep__gw_ep(g, ns, name), status, seconds);
 }
 
-static double req_seconds(const ep_http_req *r) {
+static double call_seconds(const gw_call *c) {
   uint64_t now = ep_mono_ns();
-  return r->start_ns && now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0.0;
+  return c->start_ns && now > c->start_ns ? (double)(now - c->start_ns) / 1e9 : 0.0;
 }
 
 static void call_free(gw_call *c) {
@@ -81,7 +81,7 @@ static void call_free(gw_call *c) {
 }
 
 void ep__gw_done(gw_call *c) {
-  ep__gw_record(c->ge, c->status, req_seconds(c->req));
+  ep__gw_record(c->ge, c->status, call_seconds(c)); /* c->req may be freed already */
   call_free(c);
 }
 
@@ -245,6 +245,7 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
   c->g = g;
   c->ge = ge;
   c->req = req;
+  c->start_ns = req->start_ns;
   if (!ep) {
     ep__gw_fail(c, 404, 0, "Endpoint %s/%s not found", ns, name);
     return;

@@ -166,10 +166,10 @@ static void hook_gateway(void *ctx, ep_http_req *req, const char *ns, const char
   }
   int acc = ep_auth_endpoint_access(s->p.auth, type, ns, ep_http_req_bearer(req), ep_wall_ms());
   if (acc == 401 || acc == 403) {
+    ep_gw_count(s->gw, ns, name, acc, 0); /* before answering: ns/name live in req's arena */
     ep_http_respond_error(req, acc, "%s",
                           acc == 401 ? "Unauthorized: a valid token is required for this endpoint"
                                      : "Forbidden: this token has no access to this endpoint");
-    ep_gw_count(s->gw, ns, name, acc, 0);
     return;
   }
   if (acc) {
