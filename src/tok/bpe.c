@@ -122,9 +122,10 @@ static int bpe_encode(const ep_tok_model *base, const ep_nstr *word, ep_spanvec 
         return EP_ENOMEM;
       }
       size_t o = 0;
-      if (i > 0) memcpy(tmp, m->prefix, m->prefix_len), o = m->prefix_len;
+      /* prefix/suffix may be NULL when empty: memcpy(NULL, 0) is UB */
+      if (i > 0 && m->prefix_len) memcpy(tmp, m->prefix, m->prefix_len), o = m->prefix_len;
       memcpy(tmp + o, word->s + i, k);
-      if (i + k == n) memcpy(tmp + o + k, m->suffix, m->suffix_len);
+      if (i + k == n && m->suffix_len) memcpy(tmp + o + k, m->suffix, m->suffix_len);
       key = tmp;
     }
     int32_t id = ep_strmap_get(m->vocab, key, klen);

@@ -63,9 +63,9 @@ int ep_tok_parse_pattern(ep_tok *t, json_t *j, ep_tok_pattern *p, char *err, siz
 
 int ep_tok_set_piece(ep_tok *t, int32_t id, const char *s, size_t len) {
   if (id < 0) return EP_EINVAL;
-  if ((size_t)id >= t->n_ids) {
-    size_t n = (size_t)id + 1, cap = 1;
-    while (cap < n) cap *= 2;
+  if ((size_t)id >= t->cap_ids) {
+    size_t cap = t->cap_ids ? t->cap_ids : 256;
+    while (cap <= (size_t)id) cap *= 2;
     char **p = realloc(t->pieces, cap * sizeof *p);
     if (!p) return EP_ENOMEM;
     t->pieces = p;
@@ -75,10 +75,11 @@ int ep_tok_set_piece(ep_tok *t, int32_t id, const char *s, size_t len) {
     uint8_t *sp = realloc(t->special, cap);
     if (!sp) return EP_ENOMEM;
     t->special = sp;
-    /* n_ids is the exact size; slots up to cap may be stale, so clear new ones */
-    for (size_t i = t->n_ids; i < cap; i++) t->pieces[i] = NULL, t->plen[i] = 0, t->special[i] = 0;
-    t->n_ids = n;
+    for (size_t i = t->cap_ids; i < cap; i++)
+      t->pieces[i] = NULL, t->plen[i] = 0, t->special[i] = 0;
+    t->cap_ids = cap;
   }
+  if ((size_t)id >= t->n_ids) t->n_ids = (size_t)id + 1;
   char *c = ep_arena_strndup(&t->mem, s, len);
   if (!c) return EP_ENOMEM;
   t->pieces[id] = c;

@@ -181,8 +181,8 @@ struct ep_tok {
   char **pieces;
   uint32_t *plen;
   uint8_t *special;
-  size_t n_ids;
-  ep_strmap vocab; /* model vocabulary */
+  size_t n_ids, cap_ids; /* exact size (highest id + 1) and allocated slots */
+  ep_strmap vocab;       /* model vocabulary */
   ep_tok_model *model;
   ep_tok_node *norm, *pre, *post, *dec;
   ep_tok_added *added;
