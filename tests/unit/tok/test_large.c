@@ -1,7 +1,7 @@
-/* Encode speed of byte-level BPE (GPT-2, 50k vocab) and WordPiece (BERT) on
- * a ~2,000-word text, best of 5 runs; prints tokens/s. The bound asserted is
- * loose (debug/sanitizer builds) but catches an O(n^2) merge loop: a 20,000
- * word text may take at most 40x the time (quadratic: 100x) of the 2,000 word one. */
+/* Large inputs through byte-level BPE (GPT-2, 50k vocab), WordPiece (BERT)
+ * and SentencePiece-style BPE: 2,000- and 20,000-word texts encode and
+ * round-trip. Encode speed (best of 5) is printed for information only: speed
+ * is measured in bench/, never asserted in tests. */
 #include <time.h>
 
 #include "base/err.h"
@@ -59,8 +59,7 @@ static void run(const char *dir, const char *name) {
       "%s: 2000 words, %zu bytes -> %zu tokens in %.2f ms (%.0f tokens/s); 20000 words: %.2f ms\n",
       name, len, n, dt * 1e3, n / dt, dt10 * 1e3);
   CHECK(n > 2000);
-  CHECK(dt < 0.5);              /* generous: sanitizer builds are ~10x slower */
-  CHECK(dt10 < 40 * dt + 0.02); /* quadratic would be ~100x */
+  CHECK(n10 > 10 * n - n / 2); /* the 10x text yields ~10x the tokens */
   /* decode is the exact inverse for byte-level BPE */
   int32_t *ids = NULL;
   char *back = NULL;
