@@ -34,7 +34,7 @@ async function startRuntime(task) {
     });
     p.on('exit', (c) => reject(new Error(`runtime exited ${c}`)));
   });
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1800; i++) { // up to 90 s (ASan, busy machine)
     try { if ((await fetch(url + '/health')).status === 200) break; } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 50));
   }

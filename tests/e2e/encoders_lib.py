@@ -32,7 +32,7 @@ class Runtime:
         assert m, "no listening line: %r" % line
         self.url = m.group(1)
         if wait_ready:
-            deadline = time.time() + 20
+            deadline = time.time() + 90  # generous: ASan builds on a busy 2-core machine
             while time.time() < deadline:
                 try:
                     if requests.get(self.url + "/health", timeout=2).status_code == 200:

@@ -248,7 +248,7 @@ def test_multi_label_problem_type_uses_sigmoid():
 
 def test_bad_model_or_task_fails_clearly():
     r = Runtime(os.path.join(DATA, "tiny-roberta"), "text-classification").start(wait_ready=False)
-    assert r.proc.wait(20) == 1
+    assert r.proc.wait(90) == 1
     assert "cannot load model" in r.proc.stderr.read()
     r = Runtime(os.path.join(DATA, "tiny-gpt2"), "feature-extraction").start(wait_ready=False)
-    assert r.proc.wait(20) == 1
+    assert r.proc.wait(90) == 1
