@@ -37,6 +37,7 @@ typedef struct {
   ep_http_server *srv;
   uv_signal_t sigint, sigterm;
   int stopping;
+  ep_serving *serving;
 } serve_state;
 
 static void usage(FILE *f) {
@@ -138,6 +139,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   serve_state *s = h->data;
   if (s->stopping) return;
   s->stopping = 1;
+  if (s->serving) ep_serving_drain(s->serving); /* held requests get 503 now, not at their deadline */
   ep_log_info("shutting down", "signal=%d inflight=%zu", signum, ep_http_server_inflight(s->srv));
   ep_http_server_shutdown(s->srv, on_shutdown_done, s);
 }
@@ -214,6 +216,7 @@ int cmd_serve(int argc, char **argv) {
   serve_state s;
   memset(&s, 0, sizeof s);
   s.loop = loop;
+  s.serving = serving;
   ep_http_server_params hp = ep_http_server_default_params();
   hp.host = o.host;
   hp.port = o.port;

@@ -302,6 +302,13 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
   service(g, ge, 0); /* a replica may have become ready during the wake tick */
 }
 
+void ep_gw_drain(ep_gw *g) {
+  for (gw_ep *ge = g->eps; ge; ge = ge->next) {
+    fail_queue(ge, 503, 5, "Service Unavailable: the server is shutting down");
+    sync_queued(g, ge);
+  }
+}
+
 void ep_gw_free(ep_gw *g) {
   if (!g) return;
   uv_timer_stop(g->timer);

@@ -43,6 +43,9 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
  * the endpoint's queue. */
 void ep_gw_capacity(ep_gw *g, ep_sched_ep *ep);
 
+/* Fails every queued request with 503 + Retry-After (shutdown). */
+void ep_gw_drain(ep_gw *g);
+
 /* Prometheus text: requests by endpoint and code, latency histogram, queue
  * depth, in-flight, replicas ready/target, wakes and wake duration, restarts. */
 void ep_gw_metrics(ep_gw *g, ep_buf *out);

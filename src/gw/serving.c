@@ -271,6 +271,10 @@ int ep_serving_start(ep_serving *s) {
   return rc;
 }
 
+void ep_serving_drain(ep_serving *s) {
+  if (s && s->gw) ep_gw_drain(s->gw);
+}
+
 void ep_serving_free(ep_serving *s) {
   if (!s) return;
   if (s->gw) ep_gw_free(s->gw);

@@ -40,6 +40,9 @@ int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **ou
 ep_serving_hooks ep_serving_hooks_for(ep_serving *s);
 /* Loads every stored endpoint and starts the reconciler tick. */
 int ep_serving_start(ep_serving *s);
+/* Daemon shutting down: answers every queued/held data-plane request with 503
+ * at once (in-flight proxied requests finish normally). */
+void ep_serving_drain(ep_serving *s);
 /* Stops the tick, kills replicas (process groups), frees. Run the loop
  * afterwards so handles close. */
 void ep_serving_free(ep_serving *s);

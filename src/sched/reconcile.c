@@ -125,6 +125,10 @@ static void on_probe(ep_sup_replica *sr, int status, void *ud) {
     }
     return;
   }
+  if (r->phase == EP_R_STARTING) {
+    ep_sched__tick_soon(ep->s, 25); /* not up yet: look again soon (wake latency) */
+    return;
+  }
   if (r->phase == EP_R_READY && ++r->probe_fails >= 3) {
     emit_event(ep, "replica", "replica stopped answering its health route; restarting");
     r->phase = EP_R_STOPPING;

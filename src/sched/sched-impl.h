@@ -53,6 +53,7 @@ struct ep_sched {
   ep_sched_params p;
   ep_sched_io io;
   uv_timer_t *timer;
+  uv_timer_t *fast; /* one-shot: re-probe starting replicas sooner than the tick */
   ep_sched_ep *eps;
 };
 
@@ -60,5 +61,7 @@ struct ep_sched {
 void ep_sched__tick_ep(ep_sched *s, ep_sched_ep *ep, uint64_t now);
 void ep_sched__replica_stop(ep_sched *s, ep_sched_replica *r);
 void ep_sched__replica_unlink(ep_sched_ep *ep, ep_sched_replica *r);
+/* sched.c: runs a tick after ms unless one is already due sooner */
+void ep_sched__tick_soon(ep_sched *s, unsigned ms);
 
 #endif

@@ -28,6 +28,10 @@ ep_sched_params ep_sched_default_params(void) {
 
 static void on_tick(uv_timer_t *t) { ep_sched_tick(t->data); }
 
+void ep_sched__tick_soon(ep_sched *s, unsigned ms) {
+  if (!uv_is_active((uv_handle_t *)s->fast)) uv_timer_start(s->fast, on_tick, ms, 0);
+}
+
 int ep_sched_init(uv_loop_t *loop, ep_sup *sup, const ep_sched_params *p, const ep_sched_io *io,
                   ep_sched **out) {
   if (!loop || !sup) return EP_EINVAL;
@@ -42,8 +46,15 @@ int ep_sched_init(uv_loop_t *loop, ep_sup *sup, const ep_sched_params *p, const 
     free(s);
     return EP_ENOMEM;
   }
+  s->fast = calloc(1, sizeof *s->fast);
+  if (!s->fast) {
+    free(s->timer);
+    free(s);
+    return EP_ENOMEM;
+  }
   uv_timer_init(loop, s->timer);
-  s->timer->data = s;
+  uv_timer_init(loop, s->fast);
+  s->timer->data = s->fast->data = s;
   *out = s;
   return EP_OK;
 }
@@ -85,6 +96,8 @@ void ep_sched_free(ep_sched *s) {
   if (!s) return;
   uv_timer_stop(s->timer);
   uv_close((uv_handle_t *)s->timer, (uv_close_cb)free);
+  uv_timer_stop(s->fast);
+  uv_close((uv_handle_t *)s->fast, (uv_close_cb)free);
   while (s->eps) {
     ep_sched_ep *ep = s->eps;
     s->eps = ep->next;
