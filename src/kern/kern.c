@@ -1,5 +1,6 @@
 /* Fast kernel front end: thread-pool dispatch of matmul (rows of W split
- * across threads, each weight row reused for every input row of the batch)
+ * across threads, register tiles reuse each weight load for the batch rows;
+ * several outputs of one input share a dispatch; Q8 activations quantised once)
  * and attention (rows x heads), ISA selection, OpenBLAS for big F32 GEMMs. */
 #include <cblas.h>
 #include <math.h>
@@ -26,6 +27,8 @@ struct ep_kern {
   int nthreads;
   float **tbuf;   /* per-thread scratch [tbuf_n floats] */
   size_t tbuf_n;
+  uint8_t *qbuf;  /* Q8-quantised activation rows [qbuf_n bytes] */
+  size_t qbuf_n;
 };
 
 ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
@@ -58,6 +61,7 @@ void ep_kern_free(ep_kern *k) {
   ep_pool_free(k->pool);
   for (int i = 0; k->tbuf && i < k->nthreads; i++) free(k->tbuf[i]);
   free(k->tbuf);
+  free(k->qbuf);
   free(k);
 }
 
@@ -76,56 +80,125 @@ static int kern_reserve(ep_kern *k, size_t n) {
 }
 
 /* ---- matmul ---- */
+#define MM_MAX_OUTS 4
+
 typedef struct {
   ep_kern *k;
-  float *y;
   const float *x;
-  const uint8_t *w;
-  ep_kern_wtype wt;
-  const float *bias;
-  int n, in, out, chunk, convert;
-  size_t wsize;
+  const uint8_t *xq; /* Q8 rows of x (only when some output is Q8) */
+  size_t xqs;        /* bytes per Q8 row */
+  const ep_mm_out *outs;
+  int n, in, chunk;
+  int first[MM_MAX_OUTS + 1]; /* first task of each output */
 } mm_job;
 
 static void mm_task(void *ctx, int task, int thread) {
   mm_job *j = ctx;
-  int o0 = task * j->chunk, o1 = o0 + j->chunk < j->out ? o0 + j->chunk : j->out;
-  ep__dot_fn dot = j->k->isa->dot[j->wt];
-  for (int o = o0; o < o1; o++) {
-    const void *wr = j->w + (size_t)o * j->in * j->wsize;
-    float b = j->bias ? j->bias[o] : 0.0f;
-    if (j->convert) { /* many input rows: widen the weight row once */
-      float *row = j->k->tbuf[thread];
-      j->k->isa->cvt[j->wt](row, wr, j->in);
-      ep__dot_fn d32 = j->k->isa->dot[EP_KW_F32];
-      for (int i = 0; i < j->n; i++) j->y[(size_t)i * j->out + o] = d32(j->x + (size_t)i * j->in, row, j->in) + b;
-    } else {
-      for (int i = 0; i < j->n; i++) j->y[(size_t)i * j->out + o] = dot(j->x + (size_t)i * j->in, wr, j->in) + b;
+  int oi = 0;
+  while (task >= j->first[oi + 1]) oi++;
+  const ep_mm_out *op = &j->outs[oi];
+  int o0 = (task - j->first[oi]) * j->chunk;
+  int o1 = o0 + j->chunk < op->out ? o0 + j->chunk : op->out;
+  const ep__isa *isa = j->k->isa;
+  size_t wrb = ep_kern_row_bytes(op->wt, j->in);
+  const uint8_t *w = (const uint8_t *)op->w + (size_t)o0 * wrb;
+  const float *bias = op->bias ? op->bias + o0 : NULL;
+  float *y = op->y + o0;
+  if (op->wt == EP_KW_Q8) {
+    isa->mm[EP_KW_Q8](y, (size_t)op->out, j->xq, j->xqs, j->n, w, wrb, o1 - o0, j->in, bias);
+  } else if (op->wt != EP_KW_F32 && j->n >= 4) {
+    /* many input rows: widen 4 weight rows at a time once, then the f32 tile */
+    float *row = j->k->tbuf[thread];
+    for (int o = o0; o < o1; o += 4) {
+      int nw = o1 - o < 4 ? o1 - o : 4;
+      for (int r = 0; r < nw; r++)
+        isa->cvt[op->wt](row + (size_t)r * j->in, (const uint8_t *)op->w + (size_t)(o + r) * wrb, j->in);
+      isa->mm[EP_KW_F32](op->y + o, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, row,
+                         (size_t)j->in * 4, nw, j->in, op->bias ? op->bias + o : NULL);
     }
+  } else {
+    isa->mm[op->wt](y, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, w, wrb, o1 - o0, j->in, bias);
   }
+}
+
+static int kern_reserve_q(ep_kern *k, size_t bytes) {
+  if (bytes <= k->qbuf_n) return EP_OK;
+  uint8_t *b = realloc(k->qbuf, bytes);
+  if (!b) return EP_ENOMEM;
+  k->qbuf = b;
+  k->qbuf_n = bytes;
+  return EP_OK;
+}
+
+static void mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
+  if (op->bias)
+    for (int i = 0; i < n; i++) memcpy(op->y + (size_t)i * op->out, op->bias, (size_t)op->out * sizeof(float));
+  openblas_set_num_threads(k->nthreads);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, op->out, in, 1.0f, x, in, (const float *)op->w,
+              in, op->bias ? 1.0f : 0.0f, op->y, op->out);
+}
+
+int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_out *outs, int nouts) {
+  if (n <= 0 || nouts <= 0) return EP_OK;
+  if (nouts > MM_MAX_OUTS) {
+    for (int i = 0; i < nouts; i += MM_MAX_OUTS) {
+      int rc = ep_kern_matmul_multi(k, x, n, in, outs + i, nouts - i < MM_MAX_OUTS ? nouts - i : MM_MAX_OUTS);
+      if (rc) return rc;
+    }
+    return EP_OK;
+  }
+  ep_mm_out rest[MM_MAX_OUTS];
+  int nrest = 0, any_q8 = 0, any_cvt = 0;
+  size_t work = 0;
+  for (int i = 0; i < nouts; i++) {
+    const ep_mm_out *op = &outs[i];
+    if (op->out <= 0) continue;
+    if (k->use_blas && op->wt == EP_KW_F32 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
+        op->out >= BLAS_MIN_DIM) {
+      mm_blas(k, x, n, in, op);
+      continue;
+    }
+    rest[nrest++] = *op;
+    any_q8 |= op->wt == EP_KW_Q8;
+    any_cvt |= op->wt != EP_KW_F32 && op->wt != EP_KW_Q8 && n >= 4;
+    work += (size_t)n * in * op->out;
+  }
+  if (!nrest) return EP_OK;
+  mm_job j = {.k = k, .x = x, .outs = rest, .n = n, .in = in};
+  if (any_cvt && kern_reserve(k, (size_t)in * 4) != EP_OK) return EP_ENOMEM;
+  if (any_q8) {
+    j.xqs = ep_kern_row_bytes(EP_KW_Q8, in);
+    if (kern_reserve_q(k, j.xqs * (size_t)n) != EP_OK) return EP_ENOMEM;
+    for (int i = 0; i < n; i++) ep_kern_quantize_q8(k->qbuf + j.xqs * i, x + (size_t)i * in, in);
+    j.xq = k->qbuf;
+  }
+  /* ~4 tasks per thread for balance, row chunks a multiple of the 4-row tile */
+  int maxout = 0, tasks = 0;
+  for (int i = 0; i < nrest; i++) maxout = rest[i].out > maxout ? rest[i].out : maxout;
+  if (k->nthreads == 1 || work < KERN_MIN_SPLIT) {
+    j.chunk = maxout;
+  } else {
+    size_t total = 0;
+    for (int i = 0; i < nrest; i++) total += (size_t)rest[i].out;
+    j.chunk = (int)((total + (size_t)k->nthreads * 4 - 1) / ((size_t)k->nthreads * 4));
+    j.chunk = (j.chunk + 3) & ~3;
+    if (j.chunk < 8) j.chunk = 8;
+  }
+  for (int i = 0; i < nrest; i++) {
+    j.first[i] = tasks;
+    tasks += (rest[i].out + j.chunk - 1) / j.chunk;
+  }
+  j.first[nrest] = tasks;
+  for (int i = nrest + 1; i <= MM_MAX_OUTS; i++) j.first[i] = tasks;
+  ep_pool_run(k->pool, tasks, mm_task, &j);
+  return EP_OK;
 }
 
 void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern_wtype wt,
                     const float *bias, int n, int in, int out) {
-  if (n <= 0 || out <= 0) return;
-  if (k->use_blas && wt == EP_KW_F32 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
-      out >= BLAS_MIN_DIM) {
-    if (bias)
-      for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out, bias, (size_t)out * sizeof(float));
-    openblas_set_num_threads(k->nthreads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, (const float *)w,
-                in, bias ? 1.0f : 0.0f, y, out);
-    return;
-  }
-  mm_job j = {k, y, x, w, wt, bias, n, in, out, 0, 0, wt == EP_KW_F32 ? 4 : 2};
-  j.convert = wt != EP_KW_F32 && n >= 4 && kern_reserve(k, (size_t)in) == EP_OK;
-  /* ~4 tasks per thread for balance, at least 8 rows per task */
-  int tasks = k->nthreads == 1 || (size_t)n * in * out < KERN_MIN_SPLIT ? 1 : k->nthreads * 4;
-  j.chunk = (out + tasks - 1) / tasks;
-  if (j.chunk < 8) j.chunk = 8;
-  if (tasks == 1) j.chunk = out;
-  tasks = (out + j.chunk - 1) / j.chunk;
-  ep_pool_run(k->pool, tasks, mm_task, &j);
+  ep_mm_out op = {y, w, wt, bias, out};
+  if (ep_kern_matmul_multi(k, x, n, in, &op, 1) != EP_OK) /* scratch OOM: unthreaded reference */
+    ep_ref_matmul(y, x, w, wt, bias, n, in, out);
 }
 
 /* ---- attention ---- */

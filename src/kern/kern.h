@@ -15,14 +15,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { EP_KW_F32 = 0, EP_KW_F16, EP_KW_BF16 } ep_kern_wtype;
+/* EP_KW_Q8: symmetric int8 in blocks of EP_Q8_BLOCK values, each block
+ * stored as {float scale; int8_t q[32]} (EP_Q8_BLOCK_BYTES); value = scale*q,
+ * q in [-127, 127]. A row of `in` values holds ceil(in/32) blocks, the last
+ * one zero-padded. Activations are quantised the same way before the int8
+ * dot products (ep_kern_quantize_q8). */
+typedef enum { EP_KW_F32 = 0, EP_KW_F16, EP_KW_BF16, EP_KW_Q8 } ep_kern_wtype;
+#define EP_KW_COUNT 4
+#define EP_Q8_BLOCK 32
+#define EP_Q8_BLOCK_BYTES 36
+
+/* bytes of one weight row of `in` values */
+size_t ep_kern_row_bytes(ep_kern_wtype wt, int in);
+/* quantises one row src[n] into ceil(n/32) Q8 blocks at dst (scale = max|x|/127,
+ * q = round-half-away(x/scale)) */
+void ep_kern_quantize_q8(void *dst, const float *src, int n);
 
 /* ---- element conversions ---- */
 float ep_f16_to_f32(uint16_t h);
 float ep_bf16_to_f32(uint16_t h);
 uint16_t ep_f32_to_f16(float f);  /* round to nearest even */
 uint16_t ep_f32_to_bf16(float f); /* round to nearest even */
-/* dst[n] = element i of a weight array of type wt */
+/* dst[n] = element i of a weight array of type wt (Q8: src is a row start) */
 void ep_kern_to_f32(float *dst, const void *src, ep_kern_wtype wt, size_t n);
 
 /* ---- RoPE tables ---- */
@@ -36,7 +50,9 @@ typedef struct {
 void ep_rope_inv_freq(double *inv, int hd, double theta, const ep_rope_scaling *s);
 
 /* ---- reference kernels ---- */
-/* y[n,out] = x[n,in] * W^T (+ bias[out] if non-NULL); W is [out,in] of type wt */
+/* y[n,out] = x[n,in] * W^T (+ bias[out] if non-NULL); W is [out,in] of type wt.
+ * Q8: each x row is quantised with ep_kern_quantize_q8 first, then per block
+ * y += (sx*sw) * (float)sum(qx*qw) with exact integer block sums. */
 void ep_ref_matmul(float *y, const float *x, const void *w, ep_kern_wtype wt, const float *bias,
                    int n, int in, int out);
 /* y[n,out] = x[n,in] * W (+ bias) where W is [in,out] (GPT-2 Conv1D layout), F32 */
@@ -70,6 +86,18 @@ const char *ep_kern_isa(const ep_kern *k); /* "avx2" | "scalar" */
 
 void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern_wtype wt,
                     const float *bias, int n, int in, int out);
+
+/* One output of ep_kern_matmul_multi: y[n,out] = x W^T (+ bias). */
+typedef struct {
+  float *y;
+  const void *w; /* [out, in] of type wt */
+  ep_kern_wtype wt;
+  const float *bias;
+  int out;
+} ep_mm_out;
+/* Several matmuls of the same input x[n,in] (q/k/v, gate/up) in one pool
+ * dispatch: one barrier instead of nouts. Returns 0 or EP_ENOMEM (Q8 scratch). */
+int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_out *outs, int nouts);
 
 typedef struct {
   float *out;       /* [n_head*hd] */

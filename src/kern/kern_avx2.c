@@ -41,8 +41,23 @@ static float dot_scalar_bf16(const float *x, const void *w, int n) {
 static void cvt_scalar_f16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_F16, (size_t)n); }
 static void cvt_scalar_bf16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_BF16, (size_t)n); }
 
-const ep__isa ep__isa_scalar = {
-    "scalar", {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16}, {NULL, cvt_scalar_f16, cvt_scalar_bf16}};
+#define MM_ROWS(NAME, DOT)                                                                          \
+  static void NAME(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w, size_t wrb, \
+                   int nw, int in, const float *bias) {                                             \
+    for (int o = 0; o < nw; o++)                                                                    \
+      for (int i = 0; i < nx; i++)                                                                  \
+        y[(size_t)i * ys + o] = DOT((const float *)((const uint8_t *)x + (size_t)i * xs),           \
+                                    (const uint8_t *)w + (size_t)o * wrb, in) +                     \
+                                (bias ? bias[o] : 0.0f);                                            \
+  }
+MM_ROWS(mm_scalar_f32, dot_scalar_f32)
+MM_ROWS(mm_scalar_f16, dot_scalar_f16)
+MM_ROWS(mm_scalar_bf16, dot_scalar_bf16)
+
+const ep__isa ep__isa_scalar = {"scalar",
+                                {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
+                                {NULL, cvt_scalar_f16, cvt_scalar_bf16},
+                                {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar}};
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -108,8 +123,12 @@ AVX2_FN static void cvt_avx2_bf16(float *d, const void *s, int n) {
   if (i < n) cvt_scalar_bf16(d + i, p + 2 * (size_t)i, n - i);
 }
 
-const ep__isa ep__isa_avx2 = {
-    "avx2", {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16}, {NULL, cvt_avx2_f16, cvt_avx2_bf16}};
+#include "kern/kern_avx2_mm.h"
+
+const ep__isa ep__isa_avx2 = {"avx2",
+                              {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16},
+                              {NULL, cvt_avx2_f16, cvt_avx2_bf16},
+                              {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8}};
 
 int ep__avx2_available(void) {
   __builtin_cpu_init();
@@ -117,7 +136,9 @@ int ep__avx2_available(void) {
          __builtin_cpu_supports("f16c");
 }
 #else
-const ep__isa ep__isa_avx2 = {"scalar", {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
-                              {NULL, cvt_scalar_f16, cvt_scalar_bf16}};
+const ep__isa ep__isa_avx2 = {"scalar",
+                              {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
+                              {NULL, cvt_scalar_f16, cvt_scalar_bf16},
+                              {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar}};
 int ep__avx2_available(void) { return 0; }
 #endif

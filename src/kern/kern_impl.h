@@ -1,4 +1,4 @@
-/* Private to src/kern: the per-ISA dot-product and row-conversion entry
+/* Private to src/kern: the per-ISA matmul-block and row-conversion entry
  * points that kern.c dispatches to. */
 #ifndef EP_KERN_IMPL_H
 #define EP_KERN_IMPL_H
@@ -7,15 +7,28 @@
 
 typedef float (*ep__dot_fn)(const float *x, const void *w, int n);
 typedef void (*ep__cvt_fn)(float *dst, const void *src, int n);
+/* Block of a matmul: y[i*ys + o] = x_i . w_o (+ bias[o]) for i < nx, o < nw.
+ * x rows are xs bytes apart (f32 rows, or Q8 rows for the Q8 weight type),
+ * w rows wrb bytes apart, in = values per row. Bias is indexed from 0. */
+typedef void (*ep__mm_fn)(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
+                          size_t wrb, int nw, int in, const float *bias);
 
 typedef struct {
   const char *name;
-  ep__dot_fn dot[3]; /* by ep_kern_wtype */
-  ep__cvt_fn cvt[3]; /* to f32; [EP_KW_F32] unused */
+  ep__dot_fn dot[3];          /* f32 x . row of wtype (F32/F16/BF16) */
+  ep__cvt_fn cvt[3];          /* to f32; [EP_KW_F32] unused */
+  ep__mm_fn mm[EP_KW_COUNT];  /* by ep_kern_wtype */
 } ep__isa;
 
 extern const ep__isa ep__isa_scalar;
 int ep__avx2_available(void);
 extern const ep__isa ep__isa_avx2;
+
+/* scalar Q8 dot of nb blocks (kern_q8.c), shared by the reference and the
+ * scalar ISA */
+void ep__q8_to_f32(float *dst, const void *src, size_t n);
+float ep__q8_dot_scalar(const void *x, const void *w, int nb);
+void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
+                      size_t wrb, int nw, int in, const float *bias);
 
 #endif

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kern/kern.h"
+#include "kern/kern_impl.h"
 
 float ep_bf16_to_f32(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
@@ -66,6 +66,8 @@ uint16_t ep_f32_to_f16(float f) {
 void ep_kern_to_f32(float *dst, const void *src, ep_kern_wtype wt, size_t n) {
   if (wt == EP_KW_F32) {
     memcpy(dst, src, n * sizeof(float));
+  } else if (wt == EP_KW_Q8) {
+    ep__q8_to_f32(dst, src, n);
   } else {
     const uint8_t *p = src;
     for (size_t i = 0; i < n; i++) {
@@ -106,6 +108,21 @@ static float w_at(const void *w, ep_kern_wtype wt, size_t i) {
 
 void ep_ref_matmul(float *y, const float *x, const void *w, ep_kern_wtype wt, const float *bias,
                    int n, int in, int out) {
+  if (wt == EP_KW_Q8) {
+    size_t rb = ep_kern_row_bytes(wt, in);
+    for (int i = 0; i < n; i++)
+      for (int o = 0; o < out; o++) {
+        float acc = 0;
+        for (int b0 = 0; b0 < in; b0 += EP_Q8_BLOCK) {
+          uint8_t xq[EP_Q8_BLOCK_BYTES];
+          int m = in - b0 < EP_Q8_BLOCK ? in - b0 : EP_Q8_BLOCK;
+          ep_kern_quantize_q8(xq, x + (size_t)i * in + b0, m);
+          acc += ep__q8_dot_scalar(xq, (const uint8_t *)w + o * rb + (size_t)(b0 / EP_Q8_BLOCK) * EP_Q8_BLOCK_BYTES, 1);
+        }
+        y[(size_t)i * out + o] = acc + (bias ? bias[o] : 0.0f);
+      }
+    return;
+  }
   for (int i = 0; i < n; i++)
     for (int o = 0; o < out; o++) {
       float acc = 0;

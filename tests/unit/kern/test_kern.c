@@ -1,6 +1,8 @@
 /* Fast kernels vs the reference kernels, and reference kernels vs values
  * computed by hand. Tolerances: matmul |diff| <= 1e-5 * (1 + sum|x*w|)
- * (reordered float sums), attention <= 1e-5, conversions exact. */
+ * (reordered float sums), attention <= 1e-5, conversions exact; Q8 fast vs
+ * Q8 reference the same matmul bound (exact integer block sums), Q8 vs the
+ * unquantised f32 product within the analytic rounding bound. */
 #include <stdint.h>
 
 #include "base/err.h"
@@ -80,21 +82,38 @@ static void test_ref_small(void) {
   CHECK_NEAR(q[2], sin(1), 1e-6);
 }
 
+static double t_maxdiff_f(const float *a, const float *b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+  return m;
+}
+
+/* random weights [out, in] of type wt (Q8: quantised rows of uniform floats) */
+static uint8_t *rand_w(ep_kern_wtype wt, int out, int in, float *wf) {
+  size_t rb = ep_kern_row_bytes(wt, in);
+  uint8_t *w = malloc(rb * out);
+  for (int o = 0; o < out; o++) {
+    for (int i = 0; i < in; i++) wf[(size_t)o * in + i] = frand();
+    for (int i = 0; i < in && wt != EP_KW_Q8; i++) {
+      float f = wf[(size_t)o * in + i];
+      if (wt == EP_KW_F32) memcpy(w + o * rb + 4 * i, &f, 4);
+      else {
+        uint16_t h = wt == EP_KW_F16 ? ep_f32_to_f16(f) : ep_f32_to_bf16(f);
+        memcpy(w + o * rb + 2 * i, &h, 2);
+      }
+    }
+    if (wt == EP_KW_Q8) ep_kern_quantize_q8(w + o * rb, wf + (size_t)o * in, in);
+  }
+  return w;
+}
+
 static void test_matmul(ep_kern *k, ep_kern_wtype wt, int n, int in, int out) {
-  size_t esz = wt == EP_KW_F32 ? 4 : 2;
   float *x = malloc(sizeof(float) * n * in), *b = malloc(sizeof(float) * out);
-  uint8_t *w = malloc(esz * out * in);
+  float *wf = malloc(sizeof(float) * out * in);
+  uint8_t *w = rand_w(wt, out, in, wf);
   float *y0 = malloc(sizeof(float) * n * out), *y1 = malloc(sizeof(float) * n * out);
   for (int i = 0; i < n * in; i++) x[i] = frand();
   for (int i = 0; i < out; i++) b[i] = frand();
-  for (int i = 0; i < out * in; i++) {
-    float f = frand();
-    if (wt == EP_KW_F32) memcpy(w + 4 * i, &f, 4);
-    else {
-      uint16_t h = wt == EP_KW_F16 ? ep_f32_to_f16(f) : ep_f32_to_bf16(f);
-      memcpy(w + 2 * i, &h, 2);
-    }
-  }
   ep_ref_matmul(y0, x, w, wt, b, n, in, out);
   ep_kern_matmul(k, y1, x, w, wt, b, n, in, out);
   double worst = 0;
@@ -105,7 +124,103 @@ static void test_matmul(ep_kern *k, ep_kern_wtype wt, int n, int in, int out) {
   if (worst > 1e-6)
     fprintf(stderr, "matmul wt=%d n=%d in=%d out=%d worst %g\n", wt, n, in, out, worst);
   CHECK(worst <= 1e-6); /* |x|,|w| <= 1 so sum|x*w| <= in */
-  free(x); free(b); free(w); free(y0); free(y1);
+  free(x); free(b); free(w); free(wf); free(y0); free(y1);
+}
+
+/* Q8 quantisation by hand: scale = max|x|/127, round half away from zero,
+ * zero-padded tail block, all-zero block has scale 0 */
+static void test_q8_quantize(void) {
+  float src[40] = {0};
+  src[0] = 127, src[1] = -63.5f, src[2] = 0.49f, src[3] = -127, src[32] = 2;
+  uint8_t q[72];
+  CHECK_INT(ep_kern_row_bytes(EP_KW_Q8, 40), 72);
+  CHECK_INT(ep_kern_row_bytes(EP_KW_Q8, 32), 36);
+  ep_kern_quantize_q8(q, src, 33);
+  float d0, d1;
+  memcpy(&d0, q, 4);
+  memcpy(&d1, q + 36, 4);
+  CHECK_NEAR(d0, 1.0, 0);
+  CHECK_NEAR(d1, 2.0 / 127, 1e-9);
+  CHECK_INT((int8_t)q[4], 127);
+  CHECK_INT((int8_t)q[5], -64); /* -63.5 rounds away from zero */
+  CHECK_INT((int8_t)q[6], 0);
+  CHECK_INT((int8_t)q[7], -127);
+  CHECK_INT((int8_t)q[40], 127);
+  int pad = 0;
+  for (int i = 41; i < 72; i++) pad |= q[i];
+  CHECK_INT(pad, 0);
+  float back[33];
+  ep_kern_to_f32(back, q, EP_KW_Q8, 33);
+  CHECK_NEAR(back[1], -64, 0);
+  CHECK_NEAR(back[32], 2, 1e-6);
+  float z[32] = {0};
+  ep_kern_quantize_q8(q, z, 32);
+  memcpy(&d0, q, 4);
+  CHECK_NEAR(d0, 0, 0);
+  float y;
+  ep_ref_matmul(&y, z, q, EP_KW_Q8, NULL, 1, 32, 1);
+  CHECK_NEAR(y, 0, 0);
+}
+
+/* Q8 matmul vs the exact f32 product of the unquantised values: the error
+ * is bounded by sum_j |x_j| ew_j + |w_j| ex_j + ex_j ew_j with e = scale/2 of
+ * each block (rounding error of each quantised value), plus float slack. */
+static void test_q8_accuracy(ep_kern *k) {
+  int n = 3, in = 200, out = 37;
+  float *x = malloc(sizeof(float) * n * in), *wf = malloc(sizeof(float) * out * in);
+  float *y = malloc(sizeof(float) * n * out);
+  for (int i = 0; i < n * in; i++) x[i] = frand() * (i % 7 == 0 ? 4 : 1);
+  uint8_t *w = rand_w(EP_KW_Q8, out, in, wf);
+  ep_kern_matmul(k, y, x, w, EP_KW_Q8, NULL, n, in, out);
+  int bad = 0;
+  double worst_rel = 0;
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++) {
+      double exact = 0, bound = 1e-5 * (1 + in);
+      for (int b0 = 0; b0 < in; b0 += 32) {
+        double ax = 0, aw = 0;
+        for (int j = b0; j < b0 + 32 && j < in; j++) {
+          ax = fmax(ax, fabs(x[i * in + j]));
+          aw = fmax(aw, fabs(wf[o * in + j]));
+        }
+        double ex = ax / 127 / 2, ew = aw / 127 / 2;
+        for (int j = b0; j < b0 + 32 && j < in; j++) {
+          exact += (double)x[i * in + j] * wf[o * in + j];
+          bound += fabs(x[i * in + j]) * ew + fabs(wf[o * in + j]) * ex + ex * ew;
+        }
+      }
+      double err = fabs(y[i * out + o] - exact);
+      bad += err > bound;
+      worst_rel = fmax(worst_rel, err / bound);
+    }
+  fprintf(stderr, "  q8 vs exact: worst error / bound = %.3f\n", worst_rel);
+  CHECK_INT(bad, 0);
+  free(x); free(wf); free(y); free(w);
+}
+
+/* q/k/v-style multi-output call with mixed weight types vs the reference */
+static void test_multi(ep_kern *k) {
+  int n = 5, in = 96, outs[3] = {64, 30, 129};
+  float *x = malloc(sizeof(float) * n * in);
+  for (int i = 0; i < n * in; i++) x[i] = frand();
+  ep_mm_out op[3];
+  uint8_t *w[3];
+  float *wf[3], *yr[3], *bias = malloc(sizeof(float) * 129);
+  for (int i = 0; i < 129; i++) bias[i] = frand();
+  ep_kern_wtype wts[3] = {EP_KW_F32, EP_KW_Q8, EP_KW_BF16};
+  for (int t = 0; t < 3; t++) {
+    wf[t] = malloc(sizeof(float) * outs[t] * in);
+    w[t] = rand_w(wts[t], outs[t], in, wf[t]);
+    yr[t] = malloc(sizeof(float) * n * outs[t]);
+    op[t] = (ep_mm_out){malloc(sizeof(float) * n * outs[t]), w[t], wts[t], t == 1 ? NULL : bias, outs[t]};
+    ep_ref_matmul(yr[t], x, w[t], wts[t], op[t].bias, n, in, outs[t]);
+  }
+  CHECK_INT(ep_kern_matmul_multi(k, x, n, in, op, 3), EP_OK);
+  for (int t = 0; t < 3; t++) {
+    CHECK(t_maxdiff_f(op[t].y, yr[t], (size_t)n * outs[t]) <= 1e-6 * (1 + in));
+    free(op[t].y); free(yr[t]); free(w[t]); free(wf[t]);
+  }
+  free(x); free(bias);
 }
 
 static void test_attention(ep_kern *k) {
@@ -147,17 +262,21 @@ int main(void) {
   RUN(test_convert);
   RUN(test_ref_small);
   RUN(test_pool);
-  const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260}, {1, 5, 3}};
+  RUN(test_q8_quantize);
+  const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
+                           {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256}};
   for (int mode = 0; mode < 2; mode++)
     for (int th = 1; th <= 2; th++) {
       ep_kern *k = ep_kern_new(th, mode ? EP_KERN_REF : EP_KERN_AUTO);
       CHECK(k != NULL);
       fprintf(stderr, "-- kern mode=%s isa=%s threads=%d\n", mode ? "ref" : "auto", ep_kern_isa(k),
               ep_kern_threads(k));
-      for (int wt = 0; wt < 3; wt++)
+      for (int wt = 0; wt < EP_KW_COUNT; wt++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
           test_matmul(k, (ep_kern_wtype)wt, shapes[s][0], shapes[s][1], shapes[s][2]);
       test_attention(k);
+      test_q8_accuracy(k);
+      test_multi(k);
       ep_kern_free(k);
     }
   return t_finish();
