@@ -33,15 +33,15 @@ struct gw_ep {
 struct gw_call {
   ep_gw *g;
   gw_ep *ge;
-  ep_http_req *req;       /* freed by the server once answered */
-  uint64_t start_ns;      /* req->start_ns, kept for the latency metric */
-  char *target;           /* subpath + query, malloc'd */
-  uint64_t deadline_ms;   /* while queued */
-  int held;               /* queued while no replica was ready (wake) */
-  ep_sched_replica *rep;  /* while proxying */
-  ep_http_creq *up;       /* upstream request */
+  ep_http_req *req;      /* freed by the server once answered */
+  uint64_t start_ns;     /* req->start_ns, kept for the latency metric */
+  char *target;          /* subpath + query, malloc'd */
+  uint64_t deadline_ms;  /* while queued */
+  int held;              /* queued while no replica was ready (wake) */
+  ep_sched_replica *rep; /* while proxying */
+  ep_http_creq *up;      /* upstream request */
   int status;
-  ep_buf body;            /* buffered response (Content-Length, small) */
+  ep_buf body; /* buffered response (Content-Length, small) */
   char ctype[128];
   unsigned streaming : 1, buffered : 1, finished : 1;
   gw_call *qnext, *qprev;

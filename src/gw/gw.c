@@ -102,10 +102,14 @@ void ep__gw_fail(gw_call *c, int status, int retry_after, const char *fmt, ...) 
 }
 
 static void q_remove(gw_ep *ge, gw_call *c) {
-  if (c->qprev) c->qprev->qnext = c->qnext;
-  else ge->qhead = c->qnext;
-  if (c->qnext) c->qnext->qprev = c->qprev;
-  else ge->qtail = c->qprev;
+  if (c->qprev)
+    c->qprev->qnext = c->qnext;
+  else
+    ge->qhead = c->qnext;
+  if (c->qnext)
+    c->qnext->qprev = c->qprev;
+  else
+    ge->qtail = c->qprev;
   c->qnext = c->qprev = NULL;
   ge->qlen--;
 }
@@ -113,8 +117,10 @@ static void q_remove(gw_ep *ge, gw_call *c) {
 static void q_push(gw_ep *ge, gw_call *c) {
   c->qprev = ge->qtail;
   c->qnext = NULL;
-  if (ge->qtail) ge->qtail->qnext = c;
-  else ge->qhead = c;
+  if (ge->qtail)
+    ge->qtail->qnext = c;
+  else
+    ge->qhead = c;
   ge->qtail = c;
   ge->qlen++;
 }
@@ -136,14 +142,13 @@ static void on_abort(ep_http_req *req, void *data) {
   if (c->finished) return;
   q_remove(c->ge, c);
   sync_queued(c->g, c->ge);
-  c->status = 499; /* client closed request */
+  c->status = 499;                                           /* client closed request */
   ep_http_respond(c->req, 499, "application/json", "{}", 2); /* no-op on an aborted request */
   ep__gw_done(c);
 }
 
 static int has_ready(const char *state) {
-  return !strcmp(state, "running") || !strcmp(state, "updating") ||
-         !strcmp(state, "updateFailed");
+  return !strcmp(state, "running") || !strcmp(state, "updating") || !strcmp(state, "updateFailed");
 }
 
 static void fail_queue(gw_ep *ge, int status, int retry, const char *msg) {

@@ -25,7 +25,7 @@ typedef struct {
   unsigned default_hold_ms;     /* hold deadline without headers (120000) */
   unsigned max_hold_ms;         /* cap for X-Scale-Up-Timeout and X-Wait-For-Model (600000) */
   unsigned upstream_timeout_ms; /* no byte from the replica for this long -> 504 (600000) */
-  size_t buffer_max_bytes;      /* responses with Content-Length up to this are sent whole (1 MiB) */
+  size_t buffer_max_bytes; /* responses with Content-Length up to this are sent whole (1 MiB) */
 } ep_gw_params;
 
 ep_gw_params ep_gw_default_params(void);

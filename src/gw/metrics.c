@@ -19,20 +19,22 @@ typedef struct {
 static void per_ep(void *ctx, const ep_sched_ep_stats *st) {
   sched_ctx *x = ctx;
   ep_buf *b = x->b;
-  static const char *const names[] = {"endpointd_queue_depth",      "endpointd_inflight_requests",
-                                      "endpointd_replicas_ready",   "endpointd_replicas_target",
-                                      "endpointd_wakes_total",      "endpointd_wake_seconds_sum",
-                                      "endpointd_replica_restarts_total"};
-  double v[] = {st->queued, st->inflight, st->ready, st->target, (double)st->wakes,
-                st->wake_seconds_sum, (double)st->restarts};
+  static const char *const names[] = {
+      "endpointd_queue_depth",           "endpointd_inflight_requests",
+      "endpointd_replicas_ready",        "endpointd_replicas_target",
+      "endpointd_wakes_total",           "endpointd_wake_seconds_sum",
+      "endpointd_replica_restarts_total"};
+  double v[] = {st->queued,        st->inflight,         st->ready,           st->target,
+                (double)st->wakes, st->wake_seconds_sum, (double)st->restarts};
   ep_buf_printf(b, "%s{", names[x->pass]);
   lbl(b, st->ns, st->name);
   ep_buf_printf(b, "} %.6g\n", v[x->pass]);
 }
 
 void ep_gw_metrics(ep_gw *g, ep_buf *b) {
-  ep_buf_puts(b, "# HELP endpointd_requests_total Data-plane requests by endpoint and status code.\n"
-                 "# TYPE endpointd_requests_total counter\n");
+  ep_buf_puts(b,
+              "# HELP endpointd_requests_total Data-plane requests by endpoint and status code.\n"
+              "# TYPE endpointd_requests_total counter\n");
   for (gw_ep *ge = g->eps; ge; ge = ge->next)
     for (int i = 0; i < ge->ncodes; i++) {
       ep_buf_puts(b, "endpointd_requests_total{");
@@ -40,16 +42,19 @@ void ep_gw_metrics(ep_gw *g, ep_buf *b) {
       ep_buf_printf(b, ",code=\"%d\"} %llu\n", ge->codes[i].code,
                     (unsigned long long)ge->codes[i].n);
     }
-  ep_buf_puts(b, "# HELP endpointd_request_duration_seconds Data-plane request latency.\n"
-                 "# TYPE endpointd_request_duration_seconds histogram\n");
+  ep_buf_puts(b,
+              "# HELP endpointd_request_duration_seconds Data-plane request latency.\n"
+              "# TYPE endpointd_request_duration_seconds histogram\n");
   for (gw_ep *ge = g->eps; ge; ge = ge->next) {
     uint64_t cum = 0;
     for (int i = 0; i < EP_GW_NBUCKETS; i++) {
       cum += ge->hist[i];
       ep_buf_puts(b, "endpointd_request_duration_seconds_bucket{");
       lbl(b, ge->ns, ge->name);
-      if (i == EP_GW_NBUCKETS - 1) ep_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-      else ep_buf_printf(b, ",le=\"%g\"} %llu\n", ep__gw_buckets[i], (unsigned long long)cum);
+      if (i == EP_GW_NBUCKETS - 1)
+        ep_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+      else
+        ep_buf_printf(b, ",le=\"%g\"} %llu\n", ep__gw_buckets[i], (unsigned long long)cum);
     }
     ep_buf_puts(b, "endpointd_request_duration_seconds_sum{");
     lbl(b, ge->ns, ge->name);

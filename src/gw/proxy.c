@@ -17,9 +17,21 @@ const double ep__gw_buckets[EP_GW_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.
                                                0.5,   1,    2.5,   5,    10,  1e300};
 
 static int hop_by_hop(const char *n) {
-  static const char *const k[] = {"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length",
-                                  "Host", "Authorization", "Proxy-Authorization", "TE", "Upgrade",
-                                  "Trailer", "Date", "Server", "X-Request-Id", "Content-Type", NULL};
+  static const char *const k[] = {"Connection",
+                                  "Keep-Alive",
+                                  "Transfer-Encoding",
+                                  "Content-Length",
+                                  "Host",
+                                  "Authorization",
+                                  "Proxy-Authorization",
+                                  "TE",
+                                  "Upgrade",
+                                  "Trailer",
+                                  "Date",
+                                  "Server",
+                                  "X-Request-Id",
+                                  "Content-Type",
+                                  NULL};
   for (int i = 0; k[i]; i++)
     if (!strcasecmp(n, k[i])) return 1;
   return 0;
@@ -53,8 +65,10 @@ static void up_head(ep_http_creq *q, int status, const ep_http_header *h, size_t
 static void up_body(ep_http_creq *q, const char *d, size_t len, void *ud) {
   (void)q;
   gw_call *c = ud;
-  if (c->buffered) ep_buf_append(&c->body, d, len);
-  else if (c->streaming) ep_http_stream_write(c->req, d, len);
+  if (c->buffered)
+    ep_buf_append(&c->body, d, len);
+  else if (c->streaming)
+    ep_http_stream_write(c->req, d, len);
 }
 
 /* Finishes the call and then releases its replica (which may dispatch the
@@ -72,9 +86,12 @@ static void up_done(ep_http_creq *q, int err, void *ud) {
   gw_call *c = ud;
   c->up = NULL;
   if (!err) {
-    if (c->buffered) ep_http_respond(c->req, c->status, c->ctype, c->body.data, c->body.len);
-    else if (c->streaming) ep_http_stream_end(c->req);
-    else ep_http_respond(c->req, c->status, c->ctype, "", 0);
+    if (c->buffered)
+      ep_http_respond(c->req, c->status, c->ctype, c->body.data, c->body.len);
+    else if (c->streaming)
+      ep_http_stream_end(c->req);
+    else
+      ep_http_respond(c->req, c->status, c->ctype, "", 0);
     finish(c);
     return;
   }
@@ -130,8 +147,8 @@ void ep__gw_forward(gw_call *c, ep_sched_replica *r) {
   hs[n++].value = req->request_id;
   c->rep = r;
   ep_sched_replica_acquire(r);
-  ep_http_client_reqspec rs = {req->method, c->target, hs, n, req->body, req->body_len,
-                               c->g->p.upstream_timeout_ms};
+  ep_http_client_reqspec rs = {
+      req->method, c->target, hs, n, req->body, req->body_len, c->g->p.upstream_timeout_ms};
   int rc = ep_http_client_send(c->g->http, "127.0.0.1", ep_sched_replica_port(r), &rs, &k_cbs, c,
                                &c->up);
   if (rc) {
@@ -148,8 +165,10 @@ void ep__gw_proxy_abort(gw_call *c) {
     ep_http_client_cancel(c->up);
     c->up = NULL;
   }
-  if (c->streaming) ep_http_stream_end(c->req);
-  else ep_http_respond(c->req, 499, "application/json", "{}", 2);
+  if (c->streaming)
+    ep_http_stream_end(c->req);
+  else
+    ep_http_respond(c->req, 499, "application/json", "{}", 2);
   c->status = 499;
   finish(c);
 }

@@ -50,8 +50,8 @@ static void io_status(void *ctx, const char *ns, const char *name, const ep_sche
   ep_serving *s = ctx;
   int64_t id = row_id(s, ns, name);
   if (id < 0) return;
-  ep_endpoint_status es = {st->state, st->message, st->error_message, NULL, st->ready_replica,
-                           st->target_replica};
+  ep_endpoint_status es = {st->state, st->message,       st->error_message,
+                           NULL,      st->ready_replica, st->target_replica};
   int rc = ep_store_endpoint_set_status(s->p.store, id, &es, ep_wall_ms());
   if (rc) ep_log_warn("status write failed", "endpoint=%s/%s err=%s", ns, name, ep_strerror(rc));
 }

@@ -78,8 +78,10 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
     s->mount_dir = realpath(repo, NULL);
     ep_buf b = EP_BUF_INIT;
     ep_buf_printf(&b, "MODEL_DIR=%s", s->mount_dir ? s->mount_dir : repo);
-    if (nenv + 1 < sizeof s->env / sizeof s->env[0]) s->env[nenv++] = ep_buf_steal(&b);
-    else ep_buf_free(&b);
+    if (nenv + 1 < sizeof s->env / sizeof s->env[0])
+      s->env[nenv++] = ep_buf_steal(&b);
+    else
+      ep_buf_free(&b);
   }
   const char *url = json_is_object(custom) ? jstr(custom, "url") : NULL;
   size_t na = 0;
@@ -106,17 +108,27 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
     } else {
       int threads = 1;
       const char *size = jstr(compute, "instanceSize");
-      static const char *const sz[][2] = {{"x1", "small"}, {"x2", "medium"}, {"x4", "large"},
-                                          {"x8", "xlarge"}};
+      static const char *const sz[][2] = {
+          {"x1", "small"}, {"x2", "medium"}, {"x4", "large"}, {"x8", "xlarge"}};
       for (int i = 0; size && i < 4; i++)
         if (!strcmp(size, sz[i][0]) || !strcmp(size, sz[i][1])) threads = 1 << i;
       if (ncores > 0 && threads > ncores) threads = ncores;
       char tb[16], pb[16];
       snprintf(tb, sizeof tb, "%d", threads);
       snprintf(pb, sizeof pb, "%d", (int)getpid());
-      const char *v[] = {self_exe, "runtime", "--model", s->mount_dir ? s->mount_dir : repo,
-                         "--task", task && *task ? task : "text-generation", "--port", "{port}",
-                         "--threads", tb, "--parent-pid", pb, NULL};
+      const char *v[] = {self_exe,
+                         "runtime",
+                         "--model",
+                         s->mount_dir ? s->mount_dir : repo,
+                         "--task",
+                         task && *task ? task : "text-generation",
+                         "--port",
+                         "{port}",
+                         "--threads",
+                         tb,
+                         "--parent-pid",
+                         pb,
+                         NULL};
       for (int i = 0; v[i]; i++) s->argv[na++] = strdup(v[i]);
     }
     d->backend = EP_SUP_LOCAL;

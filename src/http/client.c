@@ -379,8 +379,8 @@ void ep_http_client_forget_port(ep_http_client *c, int port) {
 static int ci_eq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
 int ep_http_client_send(ep_http_client *cl, const char *host, int port,
-                        const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs,
-                        void *ud, ep_http_creq **out) {
+                        const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs, void *ud,
+                        ep_http_creq **out) {
   if (!cl || !rs || !rs->method || !rs->target || !cbs || port <= 0 || port > 65535)
     return EP_EINVAL;
   struct sockaddr_in addr;

@@ -50,8 +50,8 @@ void ep_http_client_set_pool(ep_http_client *c, size_t max_idle);
  * "127.0.0.1"). Returns EP_OK and sets *out (may be NULL) or an ep_err; on an
  * error no callback is called. */
 int ep_http_client_send(ep_http_client *c, const char *host, int port,
-                        const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs,
-                        void *ud, ep_http_creq **out);
+                        const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs, void *ud,
+                        ep_http_creq **out);
 /* Cancels: no further callbacks, the connection is closed, the handle freed. */
 void ep_http_client_cancel(ep_http_creq *r);
 

@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 typedef struct {
-  double per_replica;          /* target load (pending + in-flight) per ready replica; default 4 */
-  unsigned down_window_ms;     /* load must stay low this long before scaling down; default 10000 */
-  unsigned idle_unit_ms;       /* length of one scaleToZeroTimeout unit (a minute); default 60000 */
-  unsigned backoff_base_ms;    /* first restart delay after a crash; default 500 */
-  unsigned backoff_max_ms;     /* cap; default 30000 */
+  double per_replica;       /* target load (pending + in-flight) per ready replica; default 4 */
+  unsigned down_window_ms;  /* load must stay low this long before scaling down; default 10000 */
+  unsigned idle_unit_ms;    /* length of one scaleToZeroTimeout unit (a minute); default 60000 */
+  unsigned backoff_base_ms; /* first restart delay after a crash; default 500 */
+  unsigned backoff_max_ms;  /* cap; default 30000 */
   int max_crashes_before_ready; /* consecutive crashes before ready -> failed; default 3 */
 } ep_policy;
 

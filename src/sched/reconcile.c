@@ -147,8 +147,14 @@ static void start_replica(ep_sched *s, ep_sched_ep *ep, uint64_t now) {
   }
   char key[160];
   snprintf(key, sizeof key, "%s/%s", ep->ns, ep->name);
-  ep_sup_spec sp = {key, logp, ep->backend, (const char *const *)ep->argv,
-                    (const char *const *)ep->env, ep->image, ep->mount_dir, port};
+  ep_sup_spec sp = {key,
+                    logp,
+                    ep->backend,
+                    (const char *const *)ep->argv,
+                    (const char *const *)ep->env,
+                    ep->image,
+                    ep->mount_dir,
+                    port};
   ep_sched_replica *r = calloc(1, sizeof *r);
   if (!r) return;
   r->ep = ep;
@@ -197,15 +203,18 @@ static void report(ep_sched *s, ep_sched_ep *ep) {
     if (r->phase == EP_R_READY) o.ready++;
     if (r->phase == EP_R_STARTING) o.starting++;
     if (r->phase == EP_R_EXITED || r->phase == EP_R_STOPPING) continue;
-    if (r->revision != ep->revision) old_alive = 1;
-    else cur_any = 1;
+    if (r->revision != ep->revision)
+      old_alive = 1;
+    else
+      cur_any = 1;
   }
   o.updating = old_alive && cur_any && !ep->update_failed;
   if (ep->asleep && (o.ready || o.starting)) o.asleep = 1;
   const char *state = ep_policy_state(&o);
   /* waking from zero: initializing until a replica is ready */
   int target = (ep->paused || ep->asleep || ep->failed) ? 0 : ep->target;
-  const char *err = (o.failed || o.update_failed) ? (ep->error ? ep->error : ep->config_error) : NULL;
+  const char *err =
+      (o.failed || o.update_failed) ? (ep->error ? ep->error : ep->config_error) : NULL;
   char msg[160] = "";
   if (!strcmp(state, "running") && o.ready < target)
     snprintf(msg, sizeof msg, "Endpoint is running (%d of %d replicas ready)", o.ready, target);
@@ -301,8 +310,10 @@ void ep_sched__tick_ep(ep_sched *s, ep_sched_ep *ep, uint64_t now) {
   int old_stop = ep->update_failed ? 0 : (ready_cur >= ep->target);
   for (ep_sched_replica *r = ep->replicas; r; r = r->next) {
     if (r->revision != ep->revision && old_stop) {
-      if (r->phase == EP_R_READY) r->phase = EP_R_DRAINING;
-      else if (r->phase == EP_R_STARTING) ep_sched__replica_stop(s, r);
+      if (r->phase == EP_R_READY)
+        r->phase = EP_R_DRAINING;
+      else if (r->phase == EP_R_STARTING)
+        ep_sched__replica_stop(s, r);
     }
     if (ep->update_failed && r->revision == ep->revision &&
         (r->phase == EP_R_STARTING || r->phase == EP_R_READY))

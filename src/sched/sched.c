@@ -192,7 +192,9 @@ int ep_sched_apply(ep_sched *s, const char *ns, const char *name, const ep_sched
   return EP_OK;
 }
 
-const char *ep_sched_ep_state(const ep_sched_ep *ep) { return ep->state[0] ? ep->state : "pending"; }
+const char *ep_sched_ep_state(const ep_sched_ep *ep) {
+  return ep->state[0] ? ep->state : "pending";
+}
 int ep_sched_ep_paused(const ep_sched_ep *ep) { return ep->paused; }
 int ep_sched_ep_failed(const ep_sched_ep *ep) {
   return !ep->paused && (ep->failed || ep->config_error != NULL);
@@ -227,8 +229,10 @@ void ep_sched_replica_release(ep_sched_replica *r) {
   if (r->inflight) r->inflight--;
   if (ep->inflight) ep->inflight--;
   ep->last_activity = ep_mono_ms();
-  if (r->phase == EP_R_EXITED && r->inflight == 0) ep_sched__replica_unlink(ep, r);
-  else if (r->phase == EP_R_DRAINING && r->inflight == 0) ep_sched__replica_stop(ep->s, r);
+  if (r->phase == EP_R_EXITED && r->inflight == 0)
+    ep_sched__replica_unlink(ep, r);
+  else if (r->phase == EP_R_DRAINING && r->inflight == 0)
+    ep_sched__replica_stop(ep->s, r);
   if (ep->s->io.capacity && !ep->deleted) ep->s->io.capacity(ep->s->io.ctx, ep);
 }
 
@@ -253,15 +257,17 @@ void ep_sched_ep_wake(ep_sched_ep *ep) {
   ep->last_activity = now;
   ep_sched_io *io = &ep->s->io;
   if (io->set_asleep) io->set_asleep(io->ctx, ep->ns, ep->name, 0);
-  if (io->event) io->event(io->ctx, ep->ns, ep->name, "wake", "request received: scaling up from zero");
+  if (io->event)
+    io->event(io->ctx, ep->ns, ep->name, "wake", "request received: scaling up from zero");
   ep_sched__tick_ep(ep->s, ep, now);
 }
 
 void ep_sched_foreach(ep_sched *s, void (*cb)(void *ctx, const ep_sched_ep_stats *st), void *ctx) {
   for (ep_sched_ep *ep = s->eps; ep; ep = ep->next) {
     if (ep->deleted) continue;
-    ep_sched_ep_stats st = {ep->ns, ep->name, ep_sched_ep_state(ep), 0, ep->target, 0,
-                            ep->inflight, ep->queued, ep->restarts, ep->wakes, ep->wake_sum};
+    ep_sched_ep_stats st = {ep->ns,       ep->name,  ep_sched_ep_state(ep), 0,
+                            ep->target,   0,         ep->inflight,          ep->queued,
+                            ep->restarts, ep->wakes, ep->wake_sum};
     for (ep_sched_replica *r = ep->replicas; r; r = r->next) {
       if (r->phase == EP_R_READY) st.ready++;
       if (r->phase == EP_R_STARTING) st.starting++;

@@ -20,17 +20,17 @@ typedef struct ep_sched_replica ep_sched_replica;
 /* Desired state of one endpoint, as the daemon derives it from the store
  * row. Strings are copied by ep_sched_apply(). */
 typedef struct {
-  int64_t revision;          /* bumps on spec change -> rolling update */
+  int64_t revision; /* bumps on spec change -> rolling update */
   int min_replica, max_replica;
   int scale_to_zero_timeout; /* units of policy.idle_unit_ms (minutes); 0 = never */
   int paused;                /* desired paused */
   int scale_to_zero;         /* desired asleep (until a request wakes it) */
   ep_sup_backend_kind backend;
-  const char *const *argv;   /* replica command ("{port}" substituted) */
-  const char *const *env;    /* "K=V" */
+  const char *const *argv;       /* replica command ("{port}" substituted) */
+  const char *const *env;        /* "K=V" */
   const char *image, *mount_dir; /* container backend */
-  const char *health_route;  /* default "/health" */
-  const char *config_error;  /* non-NULL: cannot run (e.g. missing model dir) -> failed */
+  const char *health_route;      /* default "/health" */
+  const char *config_error;      /* non-NULL: cannot run (e.g. missing model dir) -> failed */
 } ep_sched_spec;
 
 /* Observed status of one endpoint (strings borrowed for the call). */
@@ -58,11 +58,11 @@ typedef struct {
 
 typedef struct {
   ep_policy policy;
-  unsigned tick_ms;             /* default 100 */
-  unsigned start_timeout_ms;    /* replica not healthy by then -> killed, counts as a crash; 600000 */
-  unsigned probe_interval_ms;   /* ready replicas re-probed this often; default 2000 */
-  unsigned stop_grace_ms;       /* default 5000 */
-  int replica_concurrency;      /* in-flight requests per replica before queueing; default 16 */
+  unsigned tick_ms;           /* default 100 */
+  unsigned start_timeout_ms;  /* replica not healthy by then -> killed, counts as a crash; 600000 */
+  unsigned probe_interval_ms; /* ready replicas re-probed this often; default 2000 */
+  unsigned stop_grace_ms;     /* default 5000 */
+  int replica_concurrency;    /* in-flight requests per replica before queueing; default 16 */
 } ep_sched_params;
 
 ep_sched_params ep_sched_default_params(void);

@@ -40,7 +40,7 @@ struct ep_sup_replica {
   int id, port;
   pid_t pid;
   char *key, *log_path, *container_name;
-  uv_pipe_t out;  /* read end of the child's stdout+stderr */
+  uv_pipe_t out;    /* read end of the child's stdout+stderr */
   uv_timer_t timer; /* SIGKILL after grace; then the drain deadline */
   int handles;      /* open uv handles (out, timer) */
   ep_buf partial;   /* output bytes without a newline yet */

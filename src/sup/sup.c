@@ -33,7 +33,8 @@ int ep_sup_init(uv_loop_t *loop, const ep_sup_params *p, ep_sup **out) {
   s->loop = loop;
   s->p = p ? *p : ep_sup_default_params();
   if (!s->p.log_max_bytes) s->p.log_max_bytes = 4u << 20;
-  snprintf(s->engine, sizeof s->engine, "%s", s->p.container_engine ? s->p.container_engine : "podman");
+  snprintf(s->engine, sizeof s->engine, "%s",
+           s->p.container_engine ? s->p.container_engine : "podman");
   snprintf(s->tag, sizeof s->tag, "%s", s->p.instance_tag ? s->p.instance_tag : "endpointd");
   if (ep_http_client_init(loop, &s->http)) {
     free(s);
@@ -114,8 +115,7 @@ static void emit_lines(ep_sup_replica *r, int flush) {
   ep_buf_free(&out);
 }
 
-void ep_sup_replica_last_lines(const ep_sup_replica *r, size_t max_lines, char *out,
-                               size_t outsz) {
+void ep_sup_replica_last_lines(const ep_sup_replica *r, size_t max_lines, char *out, size_t outsz) {
   if (!outsz) return;
   out[0] = 0;
   size_t n = r->tail_n < max_lines ? r->tail_n : max_lines;
@@ -133,8 +133,10 @@ void ep_sup_replica_last_lines(const ep_sup_replica *r, size_t max_lines, char *
 static void replica_free(ep_sup_replica *r) {
   ep_sup *s = r->sup;
   if (s) {
-    if (r->prev) r->prev->next = r->next;
-    else s->list = r->next;
+    if (r->prev)
+      r->prev->next = r->next;
+    else
+      s->list = r->next;
     if (r->next) r->next->prev = r->prev;
   }
   for (size_t i = 0; i < EP_SUP_TAIL_LINES; i++) free(r->tail[i]);
@@ -208,7 +210,8 @@ static void on_timer(uv_timer_t *t) {
 int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_exit, void *ud,
                          ep_sup_replica **out) {
   if (!s || !spec || !spec->log_path || spec->port <= 0) return EP_EINVAL;
-  const ep_sup_backend *be = spec->backend == EP_SUP_CONTAINER ? &ep__sup_container : &ep__sup_local;
+  const ep_sup_backend *be =
+      spec->backend == EP_SUP_CONTAINER ? &ep__sup_container : &ep__sup_local;
   ep_sup_replica *r = calloc(1, sizeof *r);
   if (!r) return EP_ENOMEM;
   r->sup = s;
@@ -241,8 +244,10 @@ int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_e
   if (!rc) {
     pid = ep__sup_spawn(argv, env, fds[1]);
     close(fds[1]);
-    if (pid < 0) rc = EP_EIO;
-    else setpgid(pid, pid); /* also done in the child; whichever runs first */
+    if (pid < 0)
+      rc = EP_EIO;
+    else
+      setpgid(pid, pid); /* also done in the child; whichever runs first */
   }
   for (size_t i = 0; argv && argv[i]; i++) free(argv[i]);
   free(argv);
@@ -337,8 +342,8 @@ int ep_sup_replica_probe(ep_sup_replica *r, const char *route, unsigned timeout_
   if (!r || r->exited) return EP_ESTATE;
   if (r->probe) return EP_EBUSY;
   static const ep_http_client_cbs cbs = {probe_head, NULL, probe_done};
-  ep_http_client_reqspec rs = {"GET", route && *route ? route : "/health", NULL, 0, NULL, 0,
-                               timeout_ms ? timeout_ms : 2000};
+  ep_http_client_reqspec rs = {"GET", route && *route ? route : "/health", NULL, 0, NULL,
+                               0,     timeout_ms ? timeout_ms : 2000};
   r->probe_cb = cb;
   r->probe_ud = ud;
   r->probe_status = 0;

@@ -20,15 +20,15 @@ typedef enum { EP_SUP_LOCAL = 0, EP_SUP_CONTAINER = 1 } ep_sup_backend_kind;
 /* What to run. Strings are copied by ep_sup_replica_start(). In argv, env and
  * image strings the text "{port}" is replaced by the replica's port. */
 typedef struct {
-  const char *key;                   /* "ns/name": log tag */
-  const char *log_path;              /* per-endpoint log file (appended, rotated) */
+  const char *key;      /* "ns/name": log tag */
+  const char *log_path; /* per-endpoint log file (appended, rotated) */
   ep_sup_backend_kind backend;
-  const char *const *argv;           /* NULL-terminated; LOCAL: the program; CONTAINER: the
-                                      * command inside the image (may be NULL) */
-  const char *const *env;            /* NULL-terminated "K=V" extra env (may be NULL) */
-  const char *image;                 /* CONTAINER: image reference */
-  const char *mount_dir;             /* CONTAINER: host dir mounted read-only at /repository */
-  int port;                          /* the replica listens on 127.0.0.1:port (PORT env too) */
+  const char *const *argv; /* NULL-terminated; LOCAL: the program; CONTAINER: the
+                            * command inside the image (may be NULL) */
+  const char *const *env;  /* NULL-terminated "K=V" extra env (may be NULL) */
+  const char *image;       /* CONTAINER: image reference */
+  const char *mount_dir;   /* CONTAINER: host dir mounted read-only at /repository */
+  int port;                /* the replica listens on 127.0.0.1:port (PORT env too) */
 } ep_sup_spec;
 
 /* Called once when the replica's process has exited and its output has been
@@ -40,8 +40,8 @@ typedef void (*ep_sup_exit_cb)(ep_sup_replica *r, int exit_status, int term_sign
 typedef void (*ep_sup_probe_cb)(ep_sup_replica *r, int status, void *ud);
 
 typedef struct {
-  size_t log_max_bytes;   /* rotate the log file beyond this (default 4 MiB; keeps one .1) */
-  unsigned stop_grace_ms; /* SIGTERM -> SIGKILL delay (default 5000) */
+  size_t log_max_bytes;         /* rotate the log file beyond this (default 4 MiB; keeps one .1) */
+  unsigned stop_grace_ms;       /* SIGTERM -> SIGKILL delay (default 5000) */
   const char *container_engine; /* default "podman" */
   const char *instance_tag;     /* label value marking our containers (default "endpointd") */
 } ep_sup_params;

@@ -45,9 +45,20 @@ static int container_build_argv(ep_sup *s, ep_sup_replica *r, const ep_sup_spec 
           *p == '-' || *p == '.' || *p == '_'))
       *p = '-';
   r->container_name = strdup(name);
-  const char *fixed[] = {"run", "--rm", "--init", "--runtime", "runc", "--ulimit",
-                         "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "host",
-                         "--stop-timeout", "5", NULL};
+  const char *fixed[] = {"run",
+                         "--rm",
+                         "--init",
+                         "--runtime",
+                         "runc",
+                         "--ulimit",
+                         "nofile=1024:1024",
+                         "--ulimit",
+                         "nproc=1024:1024",
+                         "--network",
+                         "host",
+                         "--stop-timeout",
+                         "5",
+                         NULL};
   /* --init (catatonit) makes SIGTERM stop a shell-less PID 1; skip it when
    * podman's init binary is not installed rather than failing every start */
   int no_init = strstr(s->engine, "podman") && access("/usr/libexec/podman/catatonit", X_OK) != 0 &&

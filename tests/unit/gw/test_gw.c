@@ -64,7 +64,7 @@ static void r_done(ep_http_creq *q, int err, void *ud) {
 static const ep_http_client_cbs cbs = {r_head, r_body, r_done};
 
 static void send_req(const char *method, const char *path, const char *body, const char *hname,
-                 const char *hval, resp *r) {
+                     const char *hval, resp *r) {
   memset(r, 0, sizeof *r);
   ep_http_header h[1] = {{hname ? hname : "X-Test", hval ? hval : "1"}};
   ep_http_client_reqspec rs = {method, path, h, 1, body, body ? strlen(body) : 0, 20000};
@@ -170,10 +170,10 @@ static void test_hold(void) {
 
   ep_buf m = EP_BUF_INIT;
   ep_gw_metrics(gw, &m);
-  CHECK(strstr(m.data, "endpointd_requests_total{namespace=\"ns\",endpoint=\"e\",code=\"429\"} 1") !=
-        NULL);
-  CHECK(strstr(m.data, "endpointd_requests_total{namespace=\"ns\",endpoint=\"z\",code=\"503\"} 1") !=
-        NULL);
+  CHECK(strstr(m.data,
+               "endpointd_requests_total{namespace=\"ns\",endpoint=\"e\",code=\"429\"} 1") != NULL);
+  CHECK(strstr(m.data,
+               "endpointd_requests_total{namespace=\"ns\",endpoint=\"z\",code=\"503\"} 1") != NULL);
   CHECK(strstr(m.data, "endpointd_wakes_total{namespace=\"ns\",endpoint=\"z\"} 1") != NULL);
   CHECK(strstr(m.data, "le=\"+Inf\"") != NULL);
   ep_buf_free(&m);

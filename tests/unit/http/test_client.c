@@ -91,8 +91,9 @@ static void s_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
       s_write(c, body);
       free(body);
     } else if (!strcmp(path, "/chunked")) {
-      s_write(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                 "Content-Type: text/event-stream\r\n\r\n");
+      s_write(c,
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+              "Content-Type: text/event-stream\r\n\r\n");
       c->chunks_left = 3;
       uv_timer_start(&c->timer, s_chunk, 20, 20);
     } else if (!strcmp(path, "/close")) {
@@ -252,8 +253,10 @@ static void test_client(void) {
 static void close_any(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) {
-    if (h->type == UV_TCP && h != (uv_handle_t *)&g_listener) s_close(h->data);
-    else uv_close(h, NULL);
+    if (h->type == UV_TCP && h != (uv_handle_t *)&g_listener)
+      s_close(h->data);
+    else
+      uv_close(h, NULL);
   }
 }
 

@@ -18,23 +18,33 @@ static char fixture[512], logp[256], states[2048], last_err[4096];
 static int n_ready_events, asleep_flag = -1;
 
 static void io_status(void *ctx, const char *ns, const char *name, const ep_sched_status *st) {
-  (void)ctx; (void)ns; (void)name;
+  (void)ctx;
+  (void)ns;
+  (void)name;
   size_t l = strlen(states);
   const char *prev = strrchr(states, ' ');
   if (!prev || strcmp(prev + 1, st->state) != 0)
     snprintf(states + l, sizeof states - l, " %s", st->state);
   if (st->error_message) snprintf(last_err, sizeof last_err, "%s", st->error_message);
 }
-static void io_event(void *ctx, const char *ns, const char *name, const char *kind, const char *msg) {
-  (void)ctx; (void)ns; (void)name; (void)kind;
+static void io_event(void *ctx, const char *ns, const char *name, const char *kind,
+                     const char *msg) {
+  (void)ctx;
+  (void)ns;
+  (void)name;
+  (void)kind;
   if (strstr(msg, "ready on port")) n_ready_events++;
 }
 static void io_asleep(void *ctx, const char *ns, const char *name, int a) {
-  (void)ctx; (void)ns; (void)name;
+  (void)ctx;
+  (void)ns;
+  (void)name;
   asleep_flag = a;
 }
 static const char *io_log(void *ctx, const char *ns, const char *name) {
-  (void)ctx; (void)ns; (void)name;
+  (void)ctx;
+  (void)ns;
+  (void)name;
   return logp;
 }
 
@@ -47,8 +57,8 @@ static int wait_state(const char *ns, const char *name, const char *want, unsign
     usleep(5000);
   }
   ep_sched_ep *ep = ep_sched_find(sch, ns, name);
-  fprintf(stderr, "state is %s, wanted %s (history:%s)\n", ep ? ep_sched_ep_state(ep) : "gone", want,
-          states);
+  fprintf(stderr, "state is %s, wanted %s (history:%s)\n", ep ? ep_sched_ep_state(ep) : "gone",
+          want, states);
   return 0;
 }
 
@@ -116,8 +126,8 @@ static void test_lifecycle(void) {
 static void test_crash_to_failed(void) {
   states[0] = 0;
   last_err[0] = 0;
-  const char *argv[] = {"python3", fixture, "--port", "{port}", "--never-ready", "--exit-after",
-                        "0.1", "9", NULL};
+  const char *argv[] = {"python3",      fixture, "--port", "{port}", "--never-ready",
+                        "--exit-after", "0.1",   "9",      NULL};
   ep_sched_spec sp = spec(argv, 1);
   ep_sched_apply(sch, "ns", "bad", &sp);
   CHECK(wait_state("ns", "bad", "failed", 15000));

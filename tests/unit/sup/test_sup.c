@@ -178,8 +178,8 @@ static void test_container_argv(void) {
   r.port = 4321;
   const char *cmd[] = {"/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:{port}", NULL};
   const char *env[] = {"A=b", NULL};
-  ep_sup_spec sp = {"ns/name", "/tmp/x.log", EP_SUP_CONTAINER, cmd, env,
-                    "localhost/busybox:test", "/models/m", 4321};
+  ep_sup_spec sp = {"ns/name",   "/tmp/x.log", EP_SUP_CONTAINER, cmd, env, "localhost/busybox:test",
+                    "/models/m", 4321};
   char **argv = NULL;
   CHECK_INT(ep__sup_container.build_argv(sup, &r, &sp, &argv), 0);
   ep_buf j = EP_BUF_INIT;
@@ -188,8 +188,9 @@ static void test_container_argv(void) {
   CHECK(strncmp(s, "podman run --rm --init --runtime runc --ulimit nofile=1024:1024", 63) == 0);
   CHECK(strstr(s, "--network host") != NULL);
   CHECK(strstr(s, "-v /models/m:/repository:ro") != NULL);
-  CHECK(strstr(s, "-e PORT=4321 -e A=b localhost/busybox:test /bin/busybox httpd -f -p "
-                  "127.0.0.1:4321") != NULL);
+  CHECK(strstr(s,
+               "-e PORT=4321 -e A=b localhost/busybox:test /bin/busybox httpd -f -p "
+               "127.0.0.1:4321") != NULL);
   CHECK(strstr(s, "--label endpointd.instance=") != NULL);
   CHECK(r.container_name && strchr(r.container_name, '/') == NULL);
   for (size_t i = 0; argv && argv[i]; i++) free(argv[i]);
