@@ -12,10 +12,11 @@ PKGS=(
   libcurl4-openssl-dev libsodium-dev libopenblas-dev libpcre2-dev libutf8proc-dev
   python3 python3-pytest python3-requests python3-numpy
   nodejs npm chromium
+  clang libclang-rt-14-dev wrk
 )
 # Optional extras some tests use when present (install on request).
 if [ "${ENDPOINTD_FULL_DEPS:-0}" = 1 ]; then
-  PKGS+=(clang libclang-rt-14-dev wrk prometheus podman runc catatonit busybox-static)
+  PKGS+=(prometheus podman runc catatonit busybox-static)
 fi
 
 missing=()
