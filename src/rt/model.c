@@ -34,6 +34,7 @@ void ep_model_free(ep_model *m) {
   if (!m) return;
   for (size_t i = 0; i < m->nowned; i++) free(m->owned[i]);
   free(m->owned);
+  free(m->fwd_mem);
   ep_kern_free(m->kern);
   ep_st_free(m->st);
   ep_config_free(&m->cfg);
@@ -46,9 +47,9 @@ int ep_model_load(const ep_model_params *p, ep_model **out, char *err, size_t er
     snprintf(err, errsz, "no model directory given");
     return EP_EINVAL;
   }
-  if (p->dtype == EP_DTYPE_INT8) {
-    snprintf(err, errsz, "int8 weights are not supported yet");
-    return EP_EUNSUPPORTED;
+  if ((unsigned)p->dtype > EP_DTYPE_INT8) {
+    snprintf(err, errsz, "unknown weight dtype %d", (int)p->dtype);
+    return EP_EINVAL;
   }
   ep_model *m = calloc(1, sizeof *m);
   if (!m) return EP_ENOMEM;

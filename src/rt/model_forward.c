@@ -22,17 +22,17 @@ static void norm(const ep_model *m, float *y, const float *x, const float *w, co
 
 static void embed_row(const ep_model *m, float *dst, int tok, int pos) {
   int d = m->info.n_embd;
-  size_t esz = m->tok_emb.wt == EP_KW_F32 ? 4 : 2;
-  ep_kern_to_f32(dst, (const uint8_t *)m->tok_emb.data + (size_t)tok * d * esz, m->tok_emb.wt, (size_t)d);
+  size_t rb = ep_kern_row_bytes(m->tok_emb.wt, d);
+  ep_kern_to_f32(dst, (const uint8_t *)m->tok_emb.data + (size_t)tok * rb, m->tok_emb.wt, (size_t)d);
   if (!m->use_rope) {
     float tmp[d];
-    size_t psz = m->pos_emb.wt == EP_KW_F32 ? 4 : 2;
-    ep_kern_to_f32(tmp, (const uint8_t *)m->pos_emb.data + (size_t)pos * d * psz, m->pos_emb.wt, (size_t)d);
+    size_t prb = ep_kern_row_bytes(m->pos_emb.wt, d);
+    ep_kern_to_f32(tmp, (const uint8_t *)m->pos_emb.data + (size_t)pos * prb, m->pos_emb.wt, (size_t)d);
     ep_ref_add(dst, tmp, d);
   }
 }
 
-static void layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, int T) {
+static int layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, int T) {
   const ep_model_info *in = &m->info;
   const ep_layer *L = &m->layers[l];
   int d = in->n_embd, hd = in->head_dim, qd = in->n_head * hd, kvd = in->n_kv_head * hd;
@@ -40,9 +40,10 @@ static void layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, 
   ep_kern *k = m->kern;
 
   norm(m, b->h, b->x, L->attn_norm_w, L->attn_norm_b, T);
-  ep_kern_matmul(k, b->q, b->h, L->q.data, L->q.wt, L->q_b, T, d, qd);
-  ep_kern_matmul(k, b->k, b->h, L->k.data, L->k.wt, L->k_b, T, d, kvd);
-  ep_kern_matmul(k, b->v, b->h, L->v.data, L->v.wt, L->v_b, T, d, kvd);
+  const ep_mm_out qkv[3] = {{b->q, L->q.data, L->q.wt, L->q_b, qd},
+                            {b->k, L->k.data, L->k.wt, L->k_b, kvd},
+                            {b->v, L->v.data, L->v.wt, L->v_b, kvd}};
+  if (ep_kern_matmul_multi(k, b->h, T, d, qkv, 3) != EP_OK) return EP_ENOMEM;
   for (int r = 0; r < T; r++) {
     if (m->use_rope) {
       ep_ref_rope(b->q + (size_t)r * qd, in->n_head, hd, b->pos[r], m->inv_freq);
@@ -56,21 +57,24 @@ static void layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, 
     b->rows[r] = (ep_attn_row){b->att + (size_t)r * qd, b->q + (size_t)r * qd, kv->k + base,
                                kv->v + base, b->pos[r] + 1};
   }
-  ep_kern_attention(k, b->rows, T, kvd, in->n_head, in->n_kv_head, hd);
+  if (ep_kern_attention(k, b->rows, T, kvd, in->n_head, in->n_kv_head, hd) != EP_OK) return EP_ENOMEM;
   ep_kern_matmul(k, b->h, b->att, L->o.data, L->o.wt, L->o_b, T, qd, d);
   ep_ref_add(b->x, b->h, T * d);
 
   norm(m, b->h, b->x, L->mlp_norm_w, L->mlp_norm_b, T);
-  ep_kern_matmul(k, b->f1, b->h, L->up.data, L->up.wt, L->up_b, T, d, ff);
-  if (m->gated_mlp) {
-    ep_kern_matmul(k, b->f2, b->h, L->gate.data, L->gate.wt, L->gate_b, T, d, ff);
+  if (m->gated_mlp) { /* gate and up in one dispatch */
+    const ep_mm_out gu[2] = {{b->f1, L->up.data, L->up.wt, L->up_b, ff},
+                             {b->f2, L->gate.data, L->gate.wt, L->gate_b, ff}};
+    if (ep_kern_matmul_multi(k, b->h, T, d, gu, 2) != EP_OK) return EP_ENOMEM;
     ep_ref_swiglu(b->f2, b->f1, T * ff); /* f2 = silu(gate) * up */
     ep_kern_matmul(k, b->h, b->f2, L->down.data, L->down.wt, L->down_b, T, ff, d);
   } else {
+    ep_kern_matmul(k, b->f1, b->h, L->up.data, L->up.wt, L->up_b, T, d, ff);
     ep_ref_gelu_tanh(b->f1, T * ff);
     ep_kern_matmul(k, b->h, b->f1, L->down.data, L->down.wt, L->down_b, T, ff, d);
   }
   ep_ref_add(b->x, b->h, T * d);
+  return EP_OK;
 }
 
 int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
@@ -84,21 +88,23 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
   }
   if (T == 0) return EP_OK;
   if (T > (1u << 20)) return EP_ERANGE;
-  size_t wide = (size_t)(in->n_ff > qd ? in->n_ff : qd);
-  if ((size_t)d > wide) wide = (size_t)d;
   fwd_buf b;
   size_t nf = T * ((size_t)d * 2 + (size_t)qd * 2 + (size_t)kvd * 2 + (size_t)in->n_ff * 2) +
               nsel * ((size_t)d + (size_t)V);
-  float *mem = malloc(nf * sizeof(float));
-  b.pos = malloc(T * sizeof(int));
-  b.seq = malloc(T * sizeof(int));
-  b.rows = malloc(T * sizeof(ep_attn_row));
-  int rc = EP_OK;
-  if (!mem || !b.pos || !b.seq || !b.rows) {
-    rc = EP_ENOMEM;
-    goto done;
+  nf = (nf + 15) & ~(size_t)15; /* keeps the row/pos arrays after it aligned */
+  /* one scratch block reused across steps (grown when a bigger batch comes) */
+  size_t need = nf * sizeof(float) + T * (2 * sizeof(int) + sizeof(ep_attn_row));
+  if (need > m->fwd_cap) {
+    void *nm = realloc(m->fwd_mem, need);
+    if (!nm) return EP_ENOMEM;
+    m->fwd_mem = nm;
+    m->fwd_cap = need;
   }
-  float *p = mem;
+  int rc = EP_OK;
+  float *p = m->fwd_mem;
+  b.rows = (ep_attn_row *)(p + nf);
+  b.pos = (int *)(b.rows + T);
+  b.seq = b.pos + T;
   b.x = p, p += T * d;
   b.h = p, p += T * d;
   b.q = p, p += T * qd;
@@ -116,7 +122,8 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
       b.seq[r] = (int)i;
       embed_row(m, b.x + r * d, items[i].tokens[j], b.pos[r]);
     }
-  for (int l = 0; l < in->n_layer; l++) layer_forward(m, l, items, &b, (int)T);
+  for (int l = 0; l < in->n_layer && rc == EP_OK; l++) rc = layer_forward(m, l, items, &b, (int)T);
+  if (rc != EP_OK) return rc; /* kv->len unchanged: the rows written are ignored */
 
   /* logits only for the rows asked for */
   size_t s = 0;
@@ -149,10 +156,5 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
     }
     items[i].kv->len += n;
   }
-done:
-  free(mem);
-  free(b.pos);
-  free(b.seq);
-  free(b.rows);
   return rc;
 }

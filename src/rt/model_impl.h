@@ -8,8 +8,9 @@
 #include "kern/kern.h"
 #include "rt/model.h"
 
-/* A weight matrix [out, in] (row-major, HF Linear layout). Points into the
- * mmapped file, or into `owned` (transposed, converted or realigned copy). */
+/* A weight matrix [out, in] (row-major, HF Linear layout; rows are
+ * ep_kern_row_bytes(wt, in) apart). Points into the mmapped file, or into
+ * `owned` (transposed, converted, Q8-quantised or realigned copy). */
 typedef struct {
   const void *data;
   ep_kern_wtype wt;
@@ -54,6 +55,8 @@ struct ep_model {
   ep_mat lm_head;      /* [vocab, d] */
   double *inv_freq;    /* [hd/2] */
   ep_layer *layers;    /* [n_layer] */
+  void *fwd_mem;       /* forward scratch reused across steps [fwd_cap bytes] */
+  size_t fwd_cap;
   void **owned;        /* allocations freed with the model */
   size_t nowned, capowned;
 };

@@ -1,7 +1,8 @@
 /* Weight lookup and shape checks shared by the architecture loaders: matrices
  * stay in the mmapped file when their layout and alignment allow, otherwise
  * (GPT-2 Conv1D transpose, unaligned data, requested dtype conversion) they
- * get an owned copy. Small vectors (norms, biases) are always f32 copies. */
+ * get an owned copy; dtype INT8 quantises every matrix to Q8 blocks on load.
+ * Small vectors (norms, biases) are always f32 copies. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ static const ep_st_tensor *find2(ep_model *m, const char *name, int rows, int co
 }
 
 static ep_kern_wtype wanted(ep_model *m, ep_kern_wtype have) {
+  if (m->params.dtype == EP_DTYPE_INT8) return EP_KW_Q8;
   if (have != EP_KW_F32) return have;
   if (m->params.dtype == EP_DTYPE_F16) return EP_KW_F16;
   if (m->params.dtype == EP_DTYPE_BF16) return EP_KW_BF16;
@@ -94,12 +96,39 @@ static void convert(void *dst, ep_kern_wtype want, const void *src, ep_kern_wtyp
   }
 }
 
+/* Q8 copy [out, in] quantised row by row; element (o, i) of the source is at
+ * src + (o*so + i*si) elements of type have. */
+static int quantize_rows(ep_model *m, const char *name, ep_mat *dst, const void *src, ep_kern_wtype have,
+                         int out, int in, size_t so, size_t si, char *err, size_t errsz) {
+  size_t rb = ep_kern_row_bytes(EP_KW_Q8, in), esz = have == EP_KW_F32 ? 4 : 2;
+  uint8_t *copy = ep__own(m, rb * (size_t)out);
+  float *row = malloc((size_t)in * sizeof(float));
+  if (!copy || !row) {
+    free(row);
+    return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
+  }
+  for (int o = 0; o < out; o++) {
+    const uint8_t *s = (const uint8_t *)src + (size_t)o * so * esz;
+    if (si == 1) ep_kern_to_f32(row, s, have, (size_t)in);
+    else
+      for (int i = 0; i < in; i++) ep_kern_to_f32(row + i, s + (size_t)i * si * esz, have, 1);
+    ep_kern_quantize_q8(copy + (size_t)o * rb, row, in);
+  }
+  free(row);
+  dst->data = copy;
+  dst->wt = EP_KW_Q8;
+  dst->out = out;
+  dst->in = in;
+  return EP_OK;
+}
+
 int ep__mat(ep_model *m, const char *name, int out, int in, ep_mat *dst, char *err, size_t errsz) {
   ep_kern_wtype wt;
   int rc = EP_OK;
   const ep_st_tensor *t = find2(m, name, out, in, &wt, err, errsz, &rc);
   if (!t) return rc;
   ep_kern_wtype want = wanted(m, wt);
+  if (want == EP_KW_Q8) return quantize_rows(m, name, dst, t->data, wt, out, in, (size_t)in, 1, err, errsz);
   size_t esz = wt == EP_KW_F32 ? 4 : 2;
   dst->out = out;
   dst->in = in;
@@ -121,6 +150,7 @@ int ep__mat_t(ep_model *m, const char *name, int in, int out, ep_mat *dst, char 
   const ep_st_tensor *t = find2(m, name, in, out, &wt, err, errsz, &rc);
   if (!t) return rc;
   ep_kern_wtype want = wanted(m, wt);
+  if (want == EP_KW_Q8) return quantize_rows(m, name, dst, t->data, wt, out, in, 1, (size_t)out, err, errsz);
   size_t esz = wt == EP_KW_F32 ? 4 : 2, wsz = want == EP_KW_F32 ? 4 : 2;
   uint8_t *copy = ep__own(m, (size_t)t->numel * wsz);
   if (!copy) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
@@ -146,7 +176,7 @@ int ep__vec(ep_model *m, const char *name, int n, int optional, float **dst, cha
   if (!v) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
   convert(v, EP_KW_F32, t->data, wt, (size_t)n);
   ep_kern_wtype want = wanted(m, wt);
-  if (want != wt) /* requested storage type: round like a converted checkpoint would */
+  if (want != wt && want != EP_KW_Q8) /* requested storage type: round like a converted checkpoint would */
     for (int i = 0; i < n; i++)
       v[i] = want == EP_KW_F16 ? ep_f16_to_f32(ep_f32_to_f16(v[i])) : ep_bf16_to_f32(ep_f32_to_bf16(v[i]));
   *dst = v;

@@ -69,13 +69,13 @@ static int gpt2_load(ep_model *m, char *err, size_t errsz) {
         (rc = ep__vec(m, nm(n, sizeof n, pre, "h.%d.mlp.c_proj.bias", l), d, 0, &L->down_b, err, errsz)))
       return rc;
     /* split the fused [3d, d] qkv rows into q, k, v views */
-    size_t esz = qkv.wt == EP_KW_F32 ? 4 : 2;
+    size_t rb = ep_kern_row_bytes(qkv.wt, d);
     ep_mat *dst[3] = {&L->q, &L->k, &L->v};
     float **bd[3] = {&L->q_b, &L->k_b, &L->v_b};
     for (int i = 0; i < 3; i++) {
       *dst[i] = qkv;
       dst[i]->out = d;
-      dst[i]->data = (const uint8_t *)qkv.data + (size_t)i * d * d * esz;
+      dst[i]->data = (const uint8_t *)qkv.data + (size_t)i * d * rb;
       *bd[i] = qkv_b + (size_t)i * d;
     }
   }
