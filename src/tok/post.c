@@ -42,8 +42,14 @@ static int parse_tmpl(ep_tok *t, json_t *arr, json_t *specials, ep_tok_tmpl **ou
     p->nids = json_array_size(ids);
     p->ids = ep_arena_calloc(&t->mem, (p->nids + 1) * sizeof *p->ids);
     if (!p->ids) return EP_ENOMEM;
-    for (size_t k = 0; k < p->nids; k++)
-      p->ids[k] = (int32_t)json_integer_value(json_array_get(ids, k));
+    for (size_t k = 0; k < p->nids; k++) {
+      json_int_t v = json_integer_value(json_array_get(ids, k));
+      if (v < 0 || (size_t)v >= t->n_ids) /* would reach the model as an id past its table */
+        return ep_tok_fail(err, errsz, EP_ECORRUPT,
+                           "tokenizer.json: template special token '%s' id %lld not in the vocabulary",
+                           id, (long long)v);
+      p->ids[k] = (int32_t)v;
+    }
   }
   return EP_OK;
 }
@@ -51,7 +57,9 @@ static int parse_tmpl(ep_tok *t, json_t *arr, json_t *specials, ep_tok_tmpl **ou
 /* [token, id] pair of Bert/Roberta processing -> template item */
 static int pair_item(ep_tok *t, json_t *p, ep_tok_tmpl *out, uint32_t type_id) {
   json_t *id = json_array_get(p, 1);
-  if (!json_is_integer(id)) return EP_EPARSE;
+  if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+      (size_t)json_integer_value(id) >= t->n_ids)
+    return EP_EPARSE;
   out->is_special = 1;
   out->nids = 1;
   out->ids = ep_arena_alloc(&t->mem, sizeof(int32_t));
