@@ -21,13 +21,14 @@
 #include "gw/serving.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "sup/pool.h"
 
 #ifndef ENDPOINTD_VERSION
 #define ENDPOINTD_VERSION "0.1.0"
 #endif
 
 typedef struct {
-  const char *host, *home, *log_level, *web_dir, *public_url;
+  const char *host, *home, *log_level, *web_dir, *public_url, *config;
   int port;
   size_t max_body;
 } serve_opts;
@@ -52,6 +53,7 @@ static void usage(FILE *f) {
           "  --public-url  origin used in status.url (env ENDPOINTD_PUBLIC_URL;\n"
           "                default: from the request's Host header)\n"
           "  --max-body-bytes  request body limit (env ENDPOINTD_MAX_BODY_BYTES, 8 MiB)\n"
+          "  --config      JSON config file: replica pools, e.g. Slurm (env ENDPOINTD_CONFIG)\n"
           "env ENDPOINTD_ADMIN_TOKEN: use this text as the admin's write token.\n");
 }
 
@@ -67,6 +69,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
   o->log_level = env_or("ENDPOINTD_LOG_LEVEL", "info");
   o->web_dir = env_or("ENDPOINTD_WEB_DIR", NULL);
   o->public_url = env_or("ENDPOINTD_PUBLIC_URL", NULL);
+  o->config = env_or("ENDPOINTD_CONFIG", NULL);
   o->max_body = (size_t)strtoull(env_or("ENDPOINTD_MAX_BODY_BYTES", "8388608"), NULL, 10);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -89,6 +92,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
       o->log_level = v;
     else if (!strcmp(a, "--web-dir"))
       o->web_dir = v;
+    else if (!strcmp(a, "--config"))
+      o->config = v;
     else if (!strcmp(a, "--public-url"))
       o->public_url = v;
     else if (!strcmp(a, "--max-body-bytes"))
@@ -144,6 +149,17 @@ static void on_signal(uv_signal_t *h, int signum) {
   ep_http_server_shutdown(s->srv, on_shutdown_done, s);
 }
 
+/* Slurm --mem text ("2G", "512M", "512"; default unit M) -> whole GB. */
+static int mem_gb(const char *m) {
+  char *end;
+  double v = strtod(m, &end);
+  double mb = v;
+  if (*end == 'K' || *end == 'k') mb = v / 1024;
+  if (*end == 'G' || *end == 'g') mb = v * 1024;
+  if (*end == 'T' || *end == 't') mb = v * 1024 * 1024;
+  return (int)(mb / 1024 + 0.5);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -159,8 +175,28 @@ int cmd_serve(int argc, char **argv) {
     return 2;
   }
   ep_log_set_level(lvl);
+  ep_pools pools;
+  char perr[512];
+  if (ep_pools_load(o.config, &pools, perr, sizeof perr)) {
+    fprintf(stderr, "endpointd serve: %s\n", perr);
+    return 2;
+  }
+  ep_catalog_pool cpools[32];
+  size_t ncp = 0;
+  for (size_t i = 0; i < pools.n && ncp < 32; i++) {
+    const ep_sup_pool *p = &pools.pools[i];
+    if (p->kind != EP_POOL_SLURM) continue;
+    cpools[ncp].name = p->name;
+    for (int k = 0; k < 4; k++) {
+      cpools[ncp].cpus[k] = p->cpus[k];
+      cpools[ncp].mem_gb[k] = mem_gb(p->mem[k]);
+    }
+    ncp++;
+  }
+  ep_catalog_set_pools(cpools, ncp);
   if (mkdir(o.home, 0700) && errno != EEXIST) {
     fprintf(stderr, "endpointd serve: cannot create home %s: %s\n", o.home, strerror(errno));
+    ep_pools_free(&pools);
     return 1;
   }
   char db_path[4096], key_path[4096], tok_path[4096];
@@ -175,6 +211,7 @@ int cmd_serve(int argc, char **argv) {
   int exit_code = 1;
   if ((rc = ep_store_open(db_path, &st))) {
     fprintf(stderr, "endpointd serve: cannot open %s: %s\n", db_path, ep_strerror(rc));
+    ep_pools_free(&pools);
     return 1;
   }
   if ((rc = ep_auth_open(st, key_path, &auth))) {
@@ -205,7 +242,8 @@ int cmd_serve(int argc, char **argv) {
   char exe[4096];
   ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[exe_len > 0 ? exe_len : 0] = 0;
-  ep_serving_params svp = {st, auth, o.home, exe_len > 0 ? exe : argv[0], cp.catalog.ncores};
+  ep_serving_params svp = {st, auth, o.home, exe_len > 0 ? exe : argv[0], cp.catalog.ncores,
+                           &pools};
   if ((rc = ep_serving_init(loop, &svp, &serving))) {
     fprintf(stderr, "endpointd serve: serving init failed: %s\n", ep_strerror(rc));
     goto out;
@@ -250,5 +288,6 @@ out:
   ep_ctl_free(ctl);
   ep_auth_free(auth);
   ep_store_close(st);
+  ep_pools_free(&pools);
   return exit_code;
 }

@@ -1,6 +1,7 @@
 /* Hardware catalog (API.md Part A §8, shape of Part B §1.7): vendor "local"
  * plus aws/azure/gcp aliases on the same local pool, cpu instance sizes
- * x1..x8 (legacy small..xlarge) mapped to threads and a memory cap. */
+ * x1..x8 (legacy small..xlarge) mapped to threads and a memory cap; each
+ * configured Slurm pool is one more region under every vendor. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -49,6 +50,32 @@ int ep_catalog_vendor_known(const char *vendor) {
   return 0;
 }
 
+static struct {
+  char name[64];
+  int cpus[4], mem_gb[4];
+} g_pools[32];
+static size_t g_npools;
+
+void ep_catalog_set_pools(const ep_catalog_pool *pools, size_t n) {
+  g_npools = 0;
+  for (size_t i = 0; i < n && i < 32; i++, g_npools++) {
+    snprintf(g_pools[i].name, sizeof g_pools[i].name, "%s", pools[i].name);
+    memcpy(g_pools[i].cpus, pools[i].cpus, sizeof g_pools[i].cpus);
+    memcpy(g_pools[i].mem_gb, pools[i].mem_gb, sizeof g_pools[i].mem_gb);
+  }
+}
+
+static json_t *compute_json(const char *vendor, const char *region, const char *size,
+                            const char *arch, int cpus, int mem_gb, int quota) {
+  char id[200];
+  snprintf(id, sizeof id, "%s-%s-cpu-%s", vendor, region, size);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:s, s:{s:i, s:i}}", "id", id,
+                   "accelerator", "cpu", "instanceType", "cpu", "instanceSize", size,
+                   "architecture", arch, "numAccelerators", cpus, "numCpus", cpus, "memoryGb",
+                   mem_gb, "pricePerHour", 0.0, "status", "available", "quota",
+                   "maxAccelerators", quota, "usedAccelerators", 0);
+}
+
 json_t *ep_catalog_json(const ep_catalog *cat) {
   struct utsname u;
   const char *arch = uname(&u) == 0 ? u.machine : "unknown";
@@ -59,21 +86,24 @@ json_t *ep_catalog_json(const ep_catalog *cat) {
       int threads;
       int64_t mem;
       ep_catalog_instance(cat, k_sizes[i].name, &threads, &mem);
-      char id[128];
-      snprintf(id, sizeof id, "%s-%s-cpu-%s", k_vendors[v].vendor, k_vendors[v].region,
-               k_sizes[i].name);
-      json_array_append_new(
-          computes,
-          json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:s, s:{s:i, s:i}}", "id", id,
-                    "accelerator", "cpu", "instanceType", "cpu", "instanceSize",
-                    k_sizes[i].name, "architecture", arch, "numAccelerators", threads,
-                    "numCpus", threads, "memoryGb", (int)(mem >> 30), "pricePerHour", 0.0,
-                    "status", "available", "quota", "maxAccelerators",
-                    cat->ncores * cat->max_replicas, "usedAccelerators", 0));
+      json_array_append_new(computes, compute_json(k_vendors[v].vendor, k_vendors[v].region,
+                                                   k_sizes[i].name, arch, threads,
+                                                   (int)(mem >> 30),
+                                                   cat->ncores * cat->max_replicas));
     }
-    json_array_append_new(
-        vendors, json_pack("{s:s, s:[{s:s, s:o}]}", "name", k_vendors[v].vendor, "regions",
-                           "name", k_vendors[v].region, "computes", computes));
+    json_t *regions =
+        json_pack("[{s:s, s:o}]", "name", k_vendors[v].region, "computes", computes);
+    for (size_t p = 0; p < g_npools; p++) {
+      json_t *pc = json_array();
+      for (size_t i = 0; i < 4; i++)
+        json_array_append_new(pc, compute_json(k_vendors[v].vendor, g_pools[p].name,
+                                               k_sizes[i].name, arch, g_pools[p].cpus[i],
+                                               g_pools[p].mem_gb[i], 64 * g_pools[p].cpus[i]));
+      json_array_append_new(regions, json_pack("{s:s, s:o}", "name", g_pools[p].name,
+                                               "computes", pc));
+    }
+    json_array_append_new(vendors, json_pack("{s:s, s:o}", "name", k_vendors[v].vendor,
+                                             "regions", regions));
   }
   return json_pack("{s:o}", "vendors", vendors);
 }

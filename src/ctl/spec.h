@@ -68,6 +68,15 @@ int ep_catalog_instance(const ep_catalog *cat, const char *size, int *threads,
                         int64_t *mem_bytes);
 /* 1 for local, aws, azure, gcp. */
 int ep_catalog_vendor_known(const char *vendor);
+/* Extra regions (the daemon's Slurm pools, sup/pool.h) listed under every
+ * vendor next to its local region, with per-size cpus and memory. Set once
+ * at start-up; the array is copied (at most 32 pools). */
+typedef struct {
+  const char *name;
+  int cpus[4];   /* x1 x2 x4 x8 */
+  int mem_gb[4];
+} ep_catalog_pool;
+void ep_catalog_set_pools(const ep_catalog_pool *pools, size_t n);
 /* {"vendors": [...]} of Part B §1.7. New reference. */
 json_t *ep_catalog_json(const ep_catalog *cat);
 

@@ -149,7 +149,7 @@ void ep__gw_forward(gw_call *c, ep_sched_replica *r) {
   ep_sched_replica_acquire(r);
   ep_http_client_reqspec rs = {
       req->method, c->target, hs, n, req->body, req->body_len, c->g->p.upstream_timeout_ms};
-  int rc = ep_http_client_send(c->g->http, "127.0.0.1", ep_sched_replica_port(r), &rs, &k_cbs, c,
+  int rc = ep_http_client_send(c->g->http, ep_sched_replica_host(r), ep_sched_replica_port(r), &rs, &k_cbs, c,
                                &c->up);
   if (rc) {
     c->up = NULL;

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "gw/gw.h"
+#include "sup/pool.h"
 
 typedef struct tcache {
   char ns[64], name[64], type[16];
@@ -134,6 +135,7 @@ static void apply_row(ep_serving *s, const ep_endpoint_row *row) {
   if (!spec) spec = json_object(); /* unreadable spec: the defaults fail it clearly */
   ep_serving_spec ss;
   ep_serving_spec_build(row, spec, s->exe, s->p.ncores, &ss);
+  ep_serving_spec_place(&ss, spec, s->p.pools);
   ep_sched_apply(s->sched, row->ns, row->name, &ss.spec);
   ep_serving_spec_clear(&ss);
   json_decref(spec);
@@ -228,6 +230,8 @@ int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **ou
   snprintf(s->exe, sizeof s->exe, "%s", p->self_exe ? p->self_exe : "endpointd");
   ep_sup_params sp = ep_sup_default_params();
   sp.stop_grace_ms = (unsigned)env_int("ENDPOINTD_STOP_GRACE_MS", 5000);
+  char home_abs[4096];
+  sp.instance_id = realpath(s->home, home_abs) ? home_abs : s->home; /* marks our Slurm jobs */
   ep_sched_params kp = ep_sched_default_params();
   kp.policy.idle_unit_ms = (unsigned)env_int("ENDPOINTD_SCALE_TO_ZERO_UNIT_MS", 60000);
   kp.policy.down_window_ms = (unsigned)env_int("ENDPOINTD_SCALE_DOWN_WINDOW_MS", 10000);
@@ -266,7 +270,16 @@ int ep_serving_start(ep_serving *s) {
     int n = ep_sup_container_cleanup(s->sup);
     if (n > 0) ep_log_info("removed leftover containers", "count=%d", n);
   }
+  int slurm = 0;
+  for (size_t i = 0; s->p.pools && i < s->p.pools->n; i++)
+    slurm |= s->p.pools->pools[i].kind == EP_POOL_SLURM;
+  if (slurm) ep_sup_slurm_scan(s->sup); /* jobs that outlived a killed daemon */
   int rc = ep_store_endpoint_list(s->p.store, NULL, load_cb, s);
+  if (slurm) { /* first pass re-adopts; what nobody re-adopted is cancelled */
+    ep_sched_tick(s->sched);
+    int n = ep_sup_slurm_cancel_unclaimed(s->sup);
+    if (n > 0) ep_log_info("cancelled stale slurm jobs", "count=%d", n);
+  }
   ep_sched_start(s->sched);
   return rc;
 }

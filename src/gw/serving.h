@@ -24,6 +24,7 @@ typedef struct {
   const char *home;     /* state dir: logs go to <home>/logs/<ns>/<name>.log */
   const char *self_exe; /* endpointd binary for `runtime` replicas */
   int ncores;           /* threads cap per replica */
+  const struct ep_pools_s *pools; /* replica pools (sup/pool.h); NULL = local only */
 } ep_serving_params;
 
 /* Tunables from the environment (tests shorten them):
@@ -59,5 +60,8 @@ typedef struct {
 void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char *self_exe,
                            int ncores, ep_serving_spec *out);
 void ep_serving_spec_clear(ep_serving_spec *s);
+/* Places the endpoint on the pool its provider.region names (serving_pool.c):
+ * a Slurm pool switches the replica to a batch job. */
+void ep_serving_spec_place(ep_serving_spec *s, json_t *spec, const struct ep_pools_s *pools);
 
 #endif

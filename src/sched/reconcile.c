@@ -109,6 +109,9 @@ static void on_probe(ep_sup_replica *sr, int status, void *ud) {
       if (first) ep->last_activity = now; /* the idle clock starts once it serves */
       r->phase = EP_R_READY;
       r->was_ready = 1;
+      /* a Slurm job reports where it listens; local replicas: 127.0.0.1 */
+      r->port = ep_sup_replica_port(r->sup);
+      snprintf(r->host, sizeof r->host, "%s", ep_sup_replica_host(r->sup));
       ep->crashes = 0;
       if (r->revision == ep->revision) ep->serving_revision = ep->revision;
       if (ep->wake_started) {
@@ -154,7 +157,10 @@ static void start_replica(ep_sched *s, ep_sched_ep *ep, uint64_t now) {
                     (const char *const *)ep->env,
                     ep->image,
                     ep->mount_dir,
-                    port};
+                    port,
+                    ep->pool,
+                    ep->instance_size,
+                    ep->revision};
   ep_sched_replica *r = calloc(1, sizeof *r);
   if (!r) return;
   r->ep = ep;

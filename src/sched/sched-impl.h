@@ -16,6 +16,7 @@ struct ep_sched_replica {
   unsigned inflight;
   uint64_t started_ms, last_probe_ms;
   int probe_fails, probing, intentional, was_ready, timed_out;
+  char host[64]; /* where the gateway sends requests (set when ready) */
   ep_sched_replica *next;
 };
 
@@ -26,6 +27,8 @@ struct ep_sched_ep {
   int64_t revision;
   int min, max, stz_timeout, paused, want_asleep;
   ep_sup_backend_kind backend;
+  const ep_sup_pool *pool; /* SLURM backend */
+  char instance_size[16];
   char **argv, **env;
   char *image, *mount_dir, *health, *config_error;
   /* actual */

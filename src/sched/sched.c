@@ -138,6 +138,9 @@ static void set_spec(ep_sched_ep *ep, const ep_sched_spec *sp) {
   ep->mount_dir = sdup(sp->mount_dir);
   ep->health = strdup(sp->health_route && *sp->health_route ? sp->health_route : "/health");
   ep->config_error = sdup(sp->config_error);
+  ep->pool = sp->pool;
+  snprintf(ep->instance_size, sizeof ep->instance_size, "%s",
+           sp->instance_size ? sp->instance_size : "");
 }
 
 static void clear_failure(ep_sched_ep *ep) {
@@ -237,6 +240,9 @@ void ep_sched_replica_release(ep_sched_replica *r) {
 }
 
 int ep_sched_replica_port(const ep_sched_replica *r) { return r->port; }
+const char *ep_sched_replica_host(const ep_sched_replica *r) {
+  return r->host[0] ? r->host : "127.0.0.1";
+}
 
 void ep_sched_ep_set_queued(ep_sched_ep *ep, unsigned n) {
   ep->queued = n;

@@ -31,6 +31,10 @@ typedef struct {
   const char *image, *mount_dir; /* container backend */
   const char *health_route;      /* default "/health" */
   const char *config_error;      /* non-NULL: cannot run (e.g. missing model dir) -> failed */
+  /* placement: a Slurm pool (backend EP_SUP_SLURM; borrowed, lives as long
+   * as the daemon) and the instance size that picks its cpus/mem */
+  const ep_sup_pool *pool;
+  const char *instance_size;
 } ep_sched_spec;
 
 /* Observed status of one endpoint (strings borrowed for the call). */
@@ -98,6 +102,8 @@ ep_sched_replica *ep_sched_pick(ep_sched_ep *ep);
 void ep_sched_replica_acquire(ep_sched_replica *r);
 void ep_sched_replica_release(ep_sched_replica *r);
 int ep_sched_replica_port(const ep_sched_replica *r);
+/* IPv4 address of the replica ("127.0.0.1" unless it runs on another node). */
+const char *ep_sched_replica_host(const ep_sched_replica *r);
 /* Requests waiting in the gateway queue for this endpoint (load signal). A
  * positive count wakes a scaled-to-zero endpoint. */
 void ep_sched_ep_set_queued(ep_sched_ep *ep, unsigned n);

@@ -22,6 +22,8 @@ typedef struct {
 
 extern const ep_sup_backend ep__sup_local;
 extern const ep_sup_backend ep__sup_container;
+extern const ep_sup_backend ep__sup_slurm;
+typedef struct ep__slurm ep__slurm; /* sup_slurm.c: squeue poller, adoptable jobs */
 
 struct ep_sup {
   uv_loop_t *loop;
@@ -32,6 +34,8 @@ struct ep_sup {
   ep_sup_replica *list; /* doubly linked: every replica not yet freed */
   int next_id;
   size_t live;
+  ep__slurm *slurm; /* NULL until a Slurm replica or scan needs it */
+  char instance_id[16];
 };
 
 struct ep_sup_replica {
@@ -55,6 +59,17 @@ struct ep_sup_replica {
   int probe_status;
   void *probe_ud;
   ep_sup_replica *prev, *next;
+  /* SLURM backend */
+  const ep_sup_pool *pool;
+  long job_id;
+  uint64_t job_gen;         /* squeue generation when the job id became known */
+  char host[64];            /* from the job's address file */
+  unsigned addr_ok : 1, sbatch_running : 1;
+  char *out_path, *addr_path, *script_path, *env_path;
+  long out_off;
+  uv_process_t sbatch;
+  uv_pipe_t sbatch_out;
+  ep_buf sbatch_buf;
 };
 
 /* sup_local.c: fork + exec with a new process group, PR_SET_PDEATHSIG, the
@@ -62,5 +77,40 @@ struct ep_sup_replica {
 pid_t ep__sup_spawn(char *const *argv, char *const *env_extra, int out_fd);
 /* Replaces every "{port}" in s with port; heap string. */
 char *ep__sup_subst_port(const char *s, int port);
+
+/* sup.c, for backends: feed output bytes (logged line by line + tail ring);
+ * report the exit once exited and eof are set. */
+void ep__sup_emit(ep_sup_replica *r, const char *data, size_t len);
+void ep__sup_finish(ep_sup_replica *r);
+void ep__sup_on_closed(uv_handle_t *h);
+/* sup_slurm.c */
+int ep__sup_slurm_start(ep_sup *s, ep_sup_replica *r, const ep_sup_spec *spec);
+void ep__sup_slurm_stop(ep_sup_replica *r, int kill_now);
+void ep__sup_slurm_poll(ep_sup *s);
+int ep__sup_slurm_addr(ep_sup_replica *r); /* 1 once host/port are known */
+void ep__sup_slurm_close(ep_sup_replica *r);
+void ep__sup_slurm_free(ep_sup *s); /* scancels live jobs, frees the poller */
+void ep__sup_slurm_tail(ep_sup_replica *r); /* job output -> log */
+void ep__sup_run_detached(uv_loop_t *loop, char **argv); /* fire and forget */
+
+/* sup_slurm_poll.c: the squeue poller and the re-adoption list */
+typedef struct ep__slurm_adopt {
+  long job;
+  int64_t rev;
+  char key[160];
+  int claimed;
+  struct ep__slurm_adopt *next;
+} ep__slurm_adopt;
+
+struct ep__slurm {
+  uv_process_t proc;
+  uv_pipe_t out;
+  int running, handles;
+  ep_buf buf;
+  uint64_t gen, last_ms;
+  ep__slurm_adopt *adopt;
+  ep_sup *sup; /* NULL once the supervisor is freed */
+};
+ep__slurm *ep__sup_slurm_get(ep_sup *s); /* creates on first use */
 
 #endif

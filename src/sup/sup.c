@@ -18,7 +18,7 @@
 #include "sup/sup-impl.h"
 
 ep_sup_params ep_sup_default_params(void) {
-  ep_sup_params p = {4u << 20, 5000, "podman", "endpointd"};
+  ep_sup_params p = {4u << 20, 5000, "podman", "endpointd", NULL};
   return p;
 }
 
@@ -36,6 +36,10 @@ int ep_sup_init(uv_loop_t *loop, const ep_sup_params *p, ep_sup **out) {
   snprintf(s->engine, sizeof s->engine, "%s",
            s->p.container_engine ? s->p.container_engine : "podman");
   snprintf(s->tag, sizeof s->tag, "%s", s->p.instance_tag ? s->p.instance_tag : "endpointd");
+  uint32_t h = 2166136261u; /* FNV-1a of the instance id: marks our Slurm jobs */
+  for (const char *c = s->p.instance_id ? s->p.instance_id : s->tag; *c; c++)
+    h = (h ^ (uint8_t)*c) * 16777619u;
+  snprintf(s->instance_id, sizeof s->instance_id, "%08x", h);
   if (ep_http_client_init(loop, &s->http)) {
     free(s);
     return EP_ENOMEM;
@@ -115,6 +119,11 @@ static void emit_lines(ep_sup_replica *r, int flush) {
   ep_buf_free(&out);
 }
 
+void ep__sup_emit(ep_sup_replica *r, const char *data, size_t len) {
+  ep_buf_append(&r->partial, data, len);
+  emit_lines(r, 0);
+}
+
 void ep_sup_replica_last_lines(const ep_sup_replica *r, size_t max_lines, char *out, size_t outsz) {
   if (!outsz) return;
   out[0] = 0;
@@ -144,13 +153,19 @@ static void replica_free(ep_sup_replica *r) {
   free(r->key);
   free(r->log_path);
   free(r->container_name);
+  free(r->out_path);
+  free(r->addr_path);
+  free(r->script_path);
+  free(r->env_path);
+  ep_buf_free(&r->sbatch_buf);
   free(r);
 }
 
-static void on_closed(uv_handle_t *h) {
+void ep__sup_on_closed(uv_handle_t *h) {
   ep_sup_replica *r = h->data;
   if (--r->handles == 0) replica_free(r);
 }
+#define on_closed ep__sup_on_closed
 
 static void close_handles(ep_sup_replica *r) {
   if (r->pipe_open) {
@@ -158,6 +173,7 @@ static void close_handles(ep_sup_replica *r) {
     uv_close((uv_handle_t *)&r->out, on_closed);
   }
   if (!uv_is_closing((uv_handle_t *)&r->timer)) uv_close((uv_handle_t *)&r->timer, on_closed);
+  if (r->be == &ep__sup_slurm) ep__sup_slurm_close(r);
 }
 
 static void maybe_report(ep_sup_replica *r) {
@@ -173,6 +189,8 @@ static void maybe_report(ep_sup_replica *r) {
   if (r->on_exit) r->on_exit(r, r->exit_status, r->term_signal, r->ud);
   close_handles(r);
 }
+
+void ep__sup_finish(ep_sup_replica *r) { maybe_report(r); }
 
 static void on_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b) {
   (void)h;
@@ -198,6 +216,10 @@ static void on_output(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
 
 static void on_timer(uv_timer_t *t) {
   ep_sup_replica *r = t->data;
+  if (!r->exited && r->be == &ep__sup_slurm) {
+    ep__sup_slurm_stop(r, 1);
+    return;
+  }
   if (!r->exited) { /* grace period over */
     kill(-r->pid, SIGKILL);
     kill(r->pid, SIGKILL);
@@ -210,8 +232,10 @@ static void on_timer(uv_timer_t *t) {
 int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_exit, void *ud,
                          ep_sup_replica **out) {
   if (!s || !spec || !spec->log_path || spec->port <= 0) return EP_EINVAL;
-  const ep_sup_backend *be =
-      spec->backend == EP_SUP_CONTAINER ? &ep__sup_container : &ep__sup_local;
+  const ep_sup_backend *be = spec->backend == EP_SUP_CONTAINER ? &ep__sup_container
+                            : spec->backend == EP_SUP_SLURM   ? &ep__sup_slurm
+                                                              : &ep__sup_local;
+  if (be == &ep__sup_slurm && !spec->pool) return EP_EINVAL;
   ep_sup_replica *r = calloc(1, sizeof *r);
   if (!r) return EP_ENOMEM;
   r->sup = s;
@@ -223,6 +247,23 @@ int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_e
   r->on_exit = on_exit;
   r->ud = ud;
   r->exit_status = -1;
+  snprintf(r->host, sizeof r->host, "127.0.0.1");
+  if (be == &ep__sup_slurm) {
+    int rc = ep__sup_slurm_start(s, r, spec);
+    if (rc) {
+      replica_free(r);
+      return rc;
+    }
+    uv_timer_init(s->loop, &r->timer);
+    r->timer.data = r;
+    r->handles++;
+    r->next = s->list;
+    if (s->list) s->list->prev = r;
+    s->list = r;
+    s->live++;
+    if (out) *out = r;
+    return EP_OK;
+  }
   char **argv = NULL;
   int rc = be->build_argv(s, r, spec, &argv);
   char **env = NULL;
@@ -289,6 +330,11 @@ void ep_sup_replica_stop(ep_sup_replica *r, unsigned grace_ms) {
   if (!r || r->exited) return;
   if (r->stopping && grace_ms) return;
   r->stopping = 1;
+  if (r->be == &ep__sup_slurm) {
+    ep__sup_slurm_stop(r, grace_ms == 0);
+    if (grace_ms) uv_timer_start(&r->timer, on_timer, grace_ms, 0);
+    return;
+  }
   if (kill(-r->pid, grace_ms ? SIGTERM : SIGKILL) != 0) kill(r->pid, grace_ms ? SIGTERM : SIGKILL);
   if (grace_ms) uv_timer_start(&r->timer, on_timer, grace_ms, 0);
 }
@@ -296,7 +342,7 @@ void ep_sup_replica_stop(ep_sup_replica *r, unsigned grace_ms) {
 void ep_sup_reap(ep_sup *s) {
   for (ep_sup_replica *r = s->list, *next; r; r = next) {
     next = r->next;
-    if (r->exited) continue;
+    if (r->exited || r->be == &ep__sup_slurm) continue;
     int st = 0;
     pid_t w = waitpid(r->pid, &st, WNOHANG);
     if (w == 0 || (w < 0 && errno != ECHILD)) continue;
@@ -311,12 +357,15 @@ void ep_sup_reap(ep_sup *s) {
     uv_timer_start(&r->timer, on_timer, 1000, 0);
     maybe_report(r);
   }
+  if (s->slurm) ep__sup_slurm_poll(s);
 }
 
 size_t ep_sup_live(const ep_sup *s) { return s->live; }
 int ep_sup_replica_port(const ep_sup_replica *r) { return r->port; }
 pid_t ep_sup_replica_pid(const ep_sup_replica *r) { return r->pid; }
 int ep_sup_replica_id(const ep_sup_replica *r) { return r->id; }
+const char *ep_sup_replica_host(const ep_sup_replica *r) { return r->host; }
+long ep_sup_replica_job(const ep_sup_replica *r) { return r->job_id; }
 
 /* ---- probes ----------------------------------------------------------- */
 
@@ -341,13 +390,14 @@ int ep_sup_replica_probe(ep_sup_replica *r, const char *route, unsigned timeout_
                          ep_sup_probe_cb cb, void *ud) {
   if (!r || r->exited) return EP_ESTATE;
   if (r->probe) return EP_EBUSY;
+  if (r->be == &ep__sup_slurm && !ep__sup_slurm_addr(r)) return EP_EBUSY; /* not placed yet */
   static const ep_http_client_cbs cbs = {probe_head, NULL, probe_done};
   ep_http_client_reqspec rs = {"GET", route && *route ? route : "/health", NULL, 0, NULL,
                                0,     timeout_ms ? timeout_ms : 2000};
   r->probe_cb = cb;
   r->probe_ud = ud;
   r->probe_status = 0;
-  int rc = ep_http_client_send(r->sup->http, "127.0.0.1", r->port, &rs, &cbs, r, &r->probe);
+  int rc = ep_http_client_send(r->sup->http, r->host, r->port, &rs, &cbs, r, &r->probe);
   if (rc) r->probe_cb = NULL;
   return rc;
 }
@@ -377,7 +427,7 @@ static void sup_closed(uv_handle_t *h) { free(h->data); }
 void ep_sup_free(ep_sup *s) {
   if (!s) return;
   for (ep_sup_replica *r = s->list; r; r = r->next) {
-    if (!r->exited) {
+    if (!r->exited && r->be != &ep__sup_slurm) {
       kill(-r->pid, SIGKILL);
       kill(r->pid, SIGKILL);
       waitpid(r->pid, NULL, 0);
@@ -390,6 +440,7 @@ void ep_sup_free(ep_sup *s) {
     if (r->be->after_exit && !r->reported) r->be->after_exit(s, r);
     r->reported = 1;
   }
+  ep__sup_slurm_free(s); /* scancels our jobs; the replicas are detached below */
   while (s->list) {
     ep_sup_replica *r = s->list;
     if (r->handles) { /* detach; the replica frees itself once its handles closed */

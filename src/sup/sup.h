@@ -15,7 +15,9 @@
 typedef struct ep_sup ep_sup;
 typedef struct ep_sup_replica ep_sup_replica;
 
-typedef enum { EP_SUP_LOCAL = 0, EP_SUP_CONTAINER = 1 } ep_sup_backend_kind;
+/* SLURM: the replica is a Slurm batch job (sup_slurm.c, pool.h). */
+typedef enum { EP_SUP_LOCAL = 0, EP_SUP_CONTAINER = 1, EP_SUP_SLURM = 2 } ep_sup_backend_kind;
+typedef struct ep_sup_pool ep_sup_pool;
 
 /* What to run. Strings are copied by ep_sup_replica_start(). In argv, env and
  * image strings the text "{port}" is replaced by the replica's port. */
@@ -29,6 +31,10 @@ typedef struct {
   const char *image;       /* CONTAINER: image reference */
   const char *mount_dir;   /* CONTAINER: host dir mounted read-only at /repository */
   int port;                /* the replica listens on 127.0.0.1:port (PORT env too) */
+  /* SLURM only (borrowed; the pool outlives the replica): */
+  const ep_sup_pool *pool;
+  const char *instance_size; /* x1..x8: cpus/mem/gres from the pool */
+  int64_t revision;          /* spec revision: a restarted daemon re-adopts matching jobs */
 } ep_sup_spec;
 
 /* Called once when the replica's process has exited and its output has been
@@ -44,6 +50,7 @@ typedef struct {
   unsigned stop_grace_ms;       /* SIGTERM -> SIGKILL delay (default 5000) */
   const char *container_engine; /* default "podman" */
   const char *instance_tag;     /* label value marking our containers (default "endpointd") */
+  const char *instance_id;      /* SLURM: marks our jobs (job comment); e.g. the home dir */
 } ep_sup_params;
 
 ep_sup_params ep_sup_default_params(void);
@@ -67,6 +74,9 @@ void ep_sup_replica_stop(ep_sup_replica *r, unsigned grace_ms);
 int ep_sup_replica_probe(ep_sup_replica *r, const char *route, unsigned timeout_ms,
                          ep_sup_probe_cb cb, void *ud);
 int ep_sup_replica_port(const ep_sup_replica *r);
+/* IPv4 address the replica listens on ("127.0.0.1" unless a Slurm job on
+ * another node reported its own). */
+const char *ep_sup_replica_host(const ep_sup_replica *r);
 pid_t ep_sup_replica_pid(const ep_sup_replica *r);
 int ep_sup_replica_id(const ep_sup_replica *r);
 /* Last output lines (up to max_lines, oldest first, '\n'-separated) into out
@@ -87,5 +97,16 @@ int ep_sup_log_append(const char *path, const char *data, size_t len, size_t max
 /* Removes leftover containers of an earlier daemon run (label instance_tag);
  * synchronous, for start-up. Returns how many were removed (or < 0). */
 int ep_sup_container_cleanup(ep_sup *s);
+
+/* SLURM (sup_slurm.c). At start-up, before the first reconcile pass: lists
+ * our still-running jobs (squeue, synchronous) so that starting a replica
+ * with the same key and revision re-adopts one instead of submitting a new
+ * job. Returns how many were found (or < 0 when squeue failed). */
+int ep_sup_slurm_scan(ep_sup *s);
+/* After the first reconcile pass: scancels scanned jobs nobody re-adopted
+ * (deleted endpoint, old revision, fewer replicas wanted). Returns count. */
+int ep_sup_slurm_cancel_unclaimed(ep_sup *s);
+/* Slurm job id of a replica (0: not submitted yet / not a Slurm replica). */
+long ep_sup_replica_job(const ep_sup_replica *r);
 
 #endif

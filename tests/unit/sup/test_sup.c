@@ -179,7 +179,7 @@ static void test_container_argv(void) {
   const char *cmd[] = {"/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:{port}", NULL};
   const char *env[] = {"A=b", NULL};
   ep_sup_spec sp = {"ns/name",   "/tmp/x.log", EP_SUP_CONTAINER, cmd, env, "localhost/busybox:test",
-                    "/models/m", 4321};
+                    "/models/m", 4321,     NULL,         NULL,             0};
   char **argv = NULL;
   CHECK_INT(ep__sup_container.build_argv(sup, &r, &sp, &argv), 0);
   ep_buf j = EP_BUF_INIT;

@@ -1,0 +1,282 @@
+"""End-to-end test of Slurm pools on a real single-node Slurm cluster started
+in a temp dir (munged, slurmctld, slurmd on non-default ports, as root; the
+setup of /work/shared/ENVIRONMENT.md): the catalog lists the pool as a region,
+an endpoint placed there runs the stand-in replica (fixtures/replica.py) as a
+batch job and answers through the gateway, a scancelled job is replaced, the
+daemon's kill -9 + restart re-adopts the running job (no duplicate), delete
+leaves no job, and no token reaches the job. Skipped only when Slurm cannot
+run here (not root, packages missing)."""
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import requests
+
+from conftest import ADMIN_TOKEN, Daemon
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPLICA = os.path.join(HERE, "fixtures", "replica.py")
+TOOLS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo"]
+
+if os.geteuid() != 0:
+    pytest.skip("Slurm test needs root (slurmd runs jobs as root here)", allow_module_level=True)
+_missing = [t for t in TOOLS if not shutil.which(t) and not os.path.exists("/usr/sbin/" + t)]
+if _missing:
+    pytest.skip("Slurm not installed (apt-get install slurm-wlm munge): missing %s" % _missing,
+                allow_module_level=True)
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Cluster:
+    def __init__(self):
+        self.t = tempfile.mkdtemp(prefix="epd-slurm-")
+        os.chmod(self.t, 0o711)
+        self.procs = []
+        self.env = dict(os.environ)
+        self.env["SLURM_CONF"] = os.path.join(self.t, "slurm.conf")
+
+    def path(self, *p):
+        return os.path.join(self.t, *p)
+
+    def start(self):
+        t, h = self.t, socket.gethostname().split(".")[0]
+        os.mkdir(self.path("ms"), 0o755)
+        os.mkdir(self.path("mk"), 0o700)
+        for d in ("state", "spool/" + h, "log", "shared"):
+            os.makedirs(self.path(d), exist_ok=True)
+        os.chmod(self.path("shared"), 0o755)
+        subprocess.run(["mungekey", "-c", "-k", self.path("mk", "munge.key")], check=True,
+                       capture_output=True)
+        self._spawn(["munged", "-F", "--key-file=" + self.path("mk", "munge.key"),
+                     "--socket=" + self.path("ms", "munge.sock"),
+                     "--pid-file=" + self.path("ms", "munged.pid"),
+                     "--seed-file=" + self.path("mk", "seed")], "munged.log")
+        mem = int(open("/proc/meminfo").read().split()[1]) // 1024
+        ctld, sd = _free_port(), _free_port()
+        conf = ["ClusterName=eptest", "SlurmctldHost=" + h, "SlurmctldPort=%d" % ctld,
+                "SlurmdPort=%d" % sd, "SlurmUser=root", "AuthType=auth/munge",
+                "AuthInfo=socket=" + self.path("ms", "munge.sock"), "MpiDefault=none",
+                "ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup",
+                "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
+                "DefMemPerCPU=256", "KillWait=3", "SchedulerParameters=batch_sched_delay=0",
+                "ReturnToService=2", "JobAcctGatherType=jobacct_gather/none",
+                "AccountingStorageType=accounting_storage/none",
+                "StateSaveLocation=" + self.path("state"),
+                "SlurmdSpoolDir=" + self.path("spool", "%n"),
+                "SlurmctldPidFile=" + self.path("slurmctld.pid"),
+                "SlurmdPidFile=" + self.path("slurmd-%n.pid"),
+                "SlurmctldLogFile=" + self.path("log", "slurmctld.log"),
+                "SlurmdLogFile=" + self.path("log", "slurmd-%n.log"),
+                "NodeName=%s CPUs=2 RealMemory=%d" % (h, mem),
+                "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP"]
+        open(self.path("slurm.conf"), "w").write("\n".join(conf) + "\n")
+        open(self.path("cgroup.conf"), "w").write("ConstrainCores=yes\nConstrainRAMSpace=yes\n")
+        time.sleep(0.2)
+        self._spawn(["slurmctld", "-D"], "ctld.out")
+        self._spawn(["slurmd", "-D"], "slurmd.out")
+        end = time.time() + 20
+        while time.time() < end:
+            r = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True,
+                               text=True)
+            if r.stdout.strip() == "idle":
+                return
+            time.sleep(0.1)
+        raise RuntimeError("slurm did not come up: " + self.logs())
+
+    def _spawn(self, argv, log):
+        f = open(self.path("log", log), "wb")
+        self.procs.append(subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                                           env=self.env))
+        f.close()
+
+    def logs(self):
+        out = ""
+        for f in glob.glob(self.path("log", "*")):
+            out += "== %s\n%s\n" % (f, open(f, errors="replace").read()[-2000:])
+        return out
+
+    def run(self, *argv):
+        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
+                              timeout=30)
+
+    def jobs(self):
+        """[(id, state, name)] of jobs not finished."""
+        r = self.run("squeue", "-h", "-o", "%i|%T|%j")
+        assert r.returncode == 0, r.stderr
+        return [tuple(l.split("|")) for l in r.stdout.split("\n") if l.strip()]
+
+    def running(self, prefix):
+        return [j for j in self.jobs() if j[2].startswith(prefix)]
+
+    def stop(self):
+        self.run("scancel", "--me")
+        for p in reversed(self.procs):  # slurmd, slurmctld, munged
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for d in sorted(glob.glob("/sys/fs/cgroup/*/slurm_*") + glob.glob("/sys/fs/cgroup/slurm_*")):
+            subprocess.run(["find", d, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"],
+                           capture_output=True)
+        shutil.rmtree(self.t, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster()
+    try:
+        c.start()
+    except Exception:
+        c.stop()
+        raise
+    yield c
+    c.stop()
+
+
+def body(name, region="hpc"):
+    return {
+        "name": name, "type": "public", "accountId": None,
+        "provider": {"vendor": "local", "region": region},
+        "compute": {"accelerator": "cpu", "instanceSize": "x1", "instanceType": "cpu",
+                    "scaling": {"minReplica": 1, "maxReplica": 1, "scaleToZeroTimeout": 0}},
+        "model": {"repository": HERE, "task": "custom", "framework": "custom",
+                  "env": {"REPLICA_TAG": "on-slurm"},
+                  "image": {"custom": {"url": "cmd:%s %s --port {port}" % (sys.executable,
+                                                                           REPLICA),
+                                       "healthRoute": "/health"}}},
+    }
+
+
+def wait_for(fn, timeout, what):
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def state(d, name):
+    r = d.get("/v2/endpoint/admin/" + name)
+    return r.json()["status"]["state"] if r.status_code == 200 else r.status_code
+
+
+def call(d, name):
+    try:
+        return requests.post(d.url + "/endpoints/admin/" + name, json={"x": 1}, timeout=10)
+    except requests.RequestException:
+        return None
+
+
+def test_slurm_pool_lifecycle(cluster):
+    shared = cluster.path("shared")
+    cfg = cluster.path("endpointd.json")
+    json.dump({"pools": [{"name": "hpc", "type": "slurm", "partition": "main",
+                          "shared_dir": shared, "time": "30",
+                          "sizes": {"x1": {"cpus": 1, "mem": "200M"}}, "poll_ms": 200}]},
+              open(cfg, "w"))
+    env = {"SLURM_CONF": cluster.env["SLURM_CONF"], "ENDPOINTD_CONFIG": cfg,
+           "ENDPOINTD_STOP_GRACE_MS": "2000", "ENDPOINTD_REPLICA_START_TIMEOUT_MS": "30000"}
+    d = Daemon(env=env).start()
+    try:
+        # the pool is a region under every vendor
+        cat = d.get("/v2/provider").json()
+        for v in cat["vendors"]:
+            regions = {r["name"]: r for r in v["regions"]}
+            assert "hpc" in regions, v
+            x1 = [c for c in regions["hpc"]["computes"] if c["instanceSize"] == "x1"][0]
+            assert x1["numCpus"] == 1 and x1["id"] == "%s-hpc-cpu-x1" % v["name"]
+
+        t0 = time.time()
+        r = d.post("/v2/endpoint/admin", json=body("sl"))
+        assert r.status_code in (200, 201, 202), r.text
+        wait_for(lambda: state(d, "sl") == "running", 30, "running")
+        t_run = time.time() - t0
+        jobs = cluster.running("endpointd-admin-sl-")
+        assert len(jobs) == 1 and jobs[0][1] == "RUNNING", jobs
+        job1 = jobs[0][0]
+        rr = call(d, "sl")
+        assert rr is not None and rr.status_code == 200, rr and rr.text
+        info = requests.get(d.url + "/endpoints/admin/sl/info", timeout=10).json()
+        assert info["tag"] == "on-slurm"  # model.env reached the job
+        pid = info["pid"]
+        # the replica is the job's process (exec'd), and no token reached it
+        environ = open("/proc/%d/environ" % pid, "rb").read().decode(errors="replace")
+        assert "SLURM_JOB_ID=" + job1 in environ.split("\0")
+        assert ADMIN_TOKEN not in environ and "ENDPOINTD_ADMIN_TOKEN" not in environ
+        script = cluster.run("scontrol", "write", "batch_script", job1, "-").stdout
+        assert "exec" in script and ADMIN_TOKEN not in script
+        show = cluster.run("scontrol", "show", "job", job1).stdout
+        assert ADMIN_TOKEN not in show
+        # the job's output lands in the endpoint log
+        logs = wait_for(lambda: (lambda t: t if "access" in t else None)(
+            d.get("/v2/endpoint/admin/sl/logs", params={"tail": 200}).text), 10, "job output")
+        assert "submitted slurm job " + job1 in logs
+
+        # scancel -> the reconciler replaces the job
+        t1 = time.time()
+        assert cluster.run("scancel", job1).returncode == 0
+        def replaced():
+            js = [j for j in cluster.running("endpointd-admin-sl-") if j[0] != job1]
+            if js and js[0][1] == "RUNNING" and state(d, "sl") == "running":
+                q = call(d, "sl")
+                if q is not None and q.status_code == 200:
+                    return js
+            return None
+        jobs = wait_for(replaced, 30, "replacement job")
+        t_replace = time.time() - t1
+        job2 = jobs[0][0]
+        assert len(cluster.running("endpointd-admin-sl-")) == 1
+
+        # kill -9 of the daemon: the job keeps running; restart re-adopts it
+        d.kill9()
+        assert [j[0] for j in cluster.running("endpointd-admin-sl-")] == [job2]
+        d.start()
+        wait_for(lambda: state(d, "sl") == "running", 30, "running after restart")
+        q = call(d, "sl")
+        assert q is not None and q.status_code == 200
+        time.sleep(1.0)  # a duplicate submission would show up by now
+        assert [j[0] for j in cluster.running("endpointd-admin-sl-")] == [job2]
+        assert "re-adopted running slurm job " + job2 in d.get(
+            "/v2/endpoint/admin/sl/logs", params={"tail": 200}).text
+
+        # delete -> no job left
+        assert d.delete("/v2/endpoint/admin/sl").status_code in (200, 202, 204)
+        wait_for(lambda: not cluster.running("endpointd-admin-"), 15, "jobs gone after delete")
+        sys.stderr.write("slurm: create->running %.2f s, scancel->replaced %.2f s\n"
+                         % (t_run, t_replace))
+    finally:
+        rc = d.cleanup()
+        if rc != 0:
+            sys.stderr.write(cluster.logs())
+    assert rc == 0
+
+
+def test_bad_pool_config_is_rejected(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"pools": [{"name": "hpc", "type": "slurm", "partiton": "x",
+                                          "shared_dir": "/tmp"}]}))
+    d = Daemon(env={"ENDPOINTD_CONFIG": str(cfg)})
+    with pytest.raises(RuntimeError):
+        d.start(timeout=5)
+    assert "unknown key 'partiton'" in d.stderr_text()
+    shutil.rmtree(d.home, ignore_errors=True)
