@@ -13,6 +13,7 @@ PKGS=(
   python3 python3-pytest python3-requests python3-numpy
   nodejs npm chromium
   clang libclang-rt-14-dev wrk
+  slurm-wlm munge
 )
 # Optional extras some tests use when present (install on request).
 if [ "${ENDPOINTD_FULL_DEPS:-0}" = 1 ]; then

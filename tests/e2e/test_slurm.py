@@ -3,8 +3,9 @@ in a temp dir (munged, slurmctld, slurmd on non-default ports, as root; the
 setup of /work/shared/ENVIRONMENT.md): the catalog lists the pool as a region,
 an endpoint placed there runs the stand-in replica (fixtures/replica.py) as a
 batch job and answers through the gateway, a scancelled job is replaced, the
-daemon's kill -9 + restart re-adopts the running job (no duplicate), delete
-leaves no job, and no token reaches the job. Skipped only when Slurm cannot
+daemon's kill -9 + restart re-adopts the running job (no duplicate),
+scale-to-zero + wake and pause/resume cancel and resubmit jobs, delete leaves
+no job, and no token reaches the job. Skipped only when Slurm cannot
 run here (not root, packages missing)."""
 import glob
 import json
@@ -259,11 +260,29 @@ def test_slurm_pool_lifecycle(cluster):
         assert "re-adopted running slurm job " + job2 in d.get(
             "/v2/endpoint/admin/sl/logs", params={"tail": 200}).text
 
+        # scale to zero cancels the job; a request wakes it (Slurm queue delay included)
+        assert d.post("/v2/endpoint/admin/sl/scale-to-zero").status_code == 200
+        wait_for(lambda: state(d, "sl") == "scaledToZero", 15, "scaledToZero")
+        wait_for(lambda: not cluster.running("endpointd-admin-sl-"), 15, "job gone at zero")
+        t2 = time.time()
+        q = requests.post(d.url + "/endpoints/admin/sl", json={"w": 1}, timeout=30,
+                          headers={"X-Scale-Up-Timeout": "25"})
+        t_wake = time.time() - t2
+        assert q.status_code == 200, q.text
+        jobs = cluster.running("endpointd-admin-sl-")
+        assert len(jobs) == 1 and jobs[0][0] not in (job1, job2)
+        # pause stops the job, resume submits a new one
+        assert d.post("/v2/endpoint/admin/sl/pause").status_code == 200
+        wait_for(lambda: not cluster.running("endpointd-admin-sl-"), 15, "job gone when paused")
+        assert d.post("/v2/endpoint/admin/sl/resume").status_code == 200
+        wait_for(lambda: state(d, "sl") == "running", 30, "running after resume")
+        assert len(cluster.running("endpointd-admin-sl-")) == 1
+
         # delete -> no job left
         assert d.delete("/v2/endpoint/admin/sl").status_code in (200, 202, 204)
         wait_for(lambda: not cluster.running("endpointd-admin-"), 15, "jobs gone after delete")
-        sys.stderr.write("slurm: create->running %.2f s, scancel->replaced %.2f s\n"
-                         % (t_run, t_replace))
+        sys.stderr.write("slurm: create->running %.2f s, scancel->replaced %.2f s, "
+                         "wake from zero %.2f s\n" % (t_run, t_replace, t_wake))
     finally:
         rc = d.cleanup()
         if rc != 0:
