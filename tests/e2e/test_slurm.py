@@ -299,3 +299,46 @@ def test_bad_pool_config_is_rejected(tmp_path):
         d.start(timeout=5)
     assert "unknown key 'partiton'" in d.stderr_text()
     shutil.rmtree(d.home, ignore_errors=True)
+
+
+def test_runtime_on_slurm_and_bad_partition(cluster):
+    """The real `endpointd runtime` on models/stories260K as a Slurm job (no
+    --parent-pid: the job is not the daemon's child), and sbatch's own error
+    (an unknown partition) reaching errorMessage."""
+    stories = os.path.join(HERE, "..", "..", "models", "stories260K")
+    if not os.path.exists(os.path.join(stories, "model.safetensors")):
+        pytest.fail("models/stories260K is missing")
+    cfg = cluster.path("endpointd2.json")
+    json.dump({"pools": [
+        {"name": "hpc", "type": "slurm", "shared_dir": cluster.path("shared"), "poll_ms": 200,
+         "sizes": {"x1": {"cpus": 1, "mem": "300M"}}},
+        {"name": "badpart", "type": "slurm", "partition": "nosuchpart",
+         "shared_dir": cluster.path("shared")}]}, open(cfg, "w"))
+    env = {"SLURM_CONF": cluster.env["SLURM_CONF"], "ENDPOINTD_CONFIG": cfg,
+           "ENDPOINTD_STOP_GRACE_MS": "2000"}
+    d = Daemon(env=env).start()
+    try:
+        b = body("rt")
+        b["model"] = {"repository": os.path.realpath(stories), "task": "text-generation",
+                      "framework": "pytorch", "image": {"huggingface": {}}}
+        assert d.post("/v2/endpoint/admin", json=b).status_code in (200, 201, 202)
+        b2 = body("bp", region="badpart")
+        assert d.post("/v2/endpoint/admin", json=b2).status_code in (200, 201, 202)
+        wait_for(lambda: state(d, "rt") == "running", 40, "runtime running")
+        jobs = cluster.running("endpointd-admin-rt-")
+        assert len(jobs) == 1 and jobs[0][1] == "RUNNING"
+        script = cluster.run("scontrol", "write", "batch_script", jobs[0][0], "-").stdout
+        assert "'runtime'" in script and "--parent-pid" not in script
+        g = requests.post(d.url + "/endpoints/admin/rt/generate", timeout=60,
+                          json={"inputs": "Once upon a time", "parameters": {"max_new_tokens": 8}})
+        assert g.status_code == 200, g.text
+        assert isinstance(g.json()["generated_text"], str) and g.json()["generated_text"]
+        wait_for(lambda: state(d, "bp") == "failed", 20, "bad partition -> failed")
+        msg = d.get("/v2/endpoint/admin/bp").json()["status"]["errorMessage"]
+        assert "sbatch failed" in msg and "partition" in msg.lower(), msg
+        assert not cluster.running("endpointd-admin-bp-")
+    finally:
+        rc = d.cleanup()
+    assert rc == 0
+    # a clean daemon stop cancels its jobs (as local replicas die with it)
+    wait_for(lambda: not cluster.running("endpointd-admin-"), 15, "jobs gone after stop")
