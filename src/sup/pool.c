@@ -23,8 +23,7 @@ int ep_pool_size_index(const char *size) {
 static int label_ok(const char *s) {
   if (!*s || strlen(s) > 63) return 0;
   for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-      return 0;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) return 0;
   return 1;
 }
 
@@ -83,8 +82,8 @@ static int parse_sizes(ep_sup_pool *p, json_t *sizes, char *err, size_t errsz) {
 }
 
 static const char *const k_slurm_keys[] = {
-    "name", "type", "partition", "account", "qos", "time", "shared_dir", "replica_host",
-    "sbatch_args", "sizes", "gres", "poll_ms", NULL};
+    "name",         "type",        "partition", "account", "qos",     "time", "shared_dir",
+    "replica_host", "sbatch_args", "sizes",     "gres",    "poll_ms", NULL};
 
 static int parse_pool(ep_sup_pool *p, json_t *o, char *err, size_t errsz) {
   const char *name = json_string_value(json_object_get(o, "name"));
@@ -129,8 +128,10 @@ static int parse_pool(ep_sup_pool *p, json_t *o, char *err, size_t errsz) {
       get_str(o, "gres", gres, sizeof gres, name, err, errsz))
     return -1;
   if (p->shared_dir[0] != '/') {
-    snprintf(err, errsz, "pool '%s': 'shared_dir' (an absolute path on storage shared with the "
-                         "compute nodes) is required", name);
+    snprintf(err, errsz,
+             "pool '%s': 'shared_dir' (an absolute path on storage shared with the "
+             "compute nodes) is required",
+             name);
     return -1;
   }
   for (int i = 0; i < EP_POOL_SIZES; i++) {

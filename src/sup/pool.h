@@ -17,13 +17,13 @@ typedef struct ep_sup_pool {
   ep_pool_kind kind;
   /* slurm */
   char partition[64], account[64], qos[64], time_limit[32];
-  char shared_dir[1024];  /* port files, job output, job scripts (must be shared) */
-  char replica_host[64];  /* "127.0.0.1" (default) or "node": the job's first IPv4 */
-  char *extra_args[16];   /* extra sbatch arguments, NULL-terminated */
-  int cpus[EP_POOL_SIZES]; /* --cpus-per-task per instance size */
+  char shared_dir[1024];        /* port files, job output, job scripts (must be shared) */
+  char replica_host[64];        /* "127.0.0.1" (default) or "node": the job's first IPv4 */
+  char *extra_args[16];         /* extra sbatch arguments, NULL-terminated */
+  int cpus[EP_POOL_SIZES];      /* --cpus-per-task per instance size */
   char mem[EP_POOL_SIZES][16];  /* --mem per instance size ("2G") */
   char gres[EP_POOL_SIZES][64]; /* --gres per instance size ("" = none) */
-  unsigned poll_ms;       /* squeue poll interval (default 1000) */
+  unsigned poll_ms;             /* squeue poll interval (default 1000) */
 } ep_sup_pool;
 
 typedef struct ep_pools_s {

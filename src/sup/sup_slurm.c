@@ -204,7 +204,8 @@ int ep__sup_slurm_start(ep_sup *s, ep_sup_replica *r, const ep_sup_spec *spec) {
   ep_buf_printf(&sh, "#!/bin/sh\n# endpointd replica %s (revision %lld)\n",
                 spec->key ? spec->key : "", (long long)spec->revision);
   if (!strcmp(pool->replica_host, "node"))
-    ep_buf_puts(&sh, "H=$(hostname -I 2>/dev/null | awk '{print $1}')\n[ -n \"$H\" ] || H=127.0.0.1\n");
+    ep_buf_puts(&sh,
+                "H=$(hostname -I 2>/dev/null | awk '{print $1}')\n[ -n \"$H\" ] || H=127.0.0.1\n");
   else {
     ep_buf_puts(&sh, "H=");
     sh_quote(&sh, pool->replica_host);
@@ -212,8 +213,9 @@ int ep__sup_slurm_start(ep_sup *s, ep_sup_replica *r, const ep_sup_spec *spec) {
   }
   ep_buf_puts(&sh, "A=");
   sh_quote(&sh, pool->shared_dir);
-  ep_buf_printf(&sh, "/$SLURM_JOB_ID.addr\nprintf '%%s %%d\\n' \"$H\" %d > \"$A.tmp\" && "
-                     "mv -f \"$A.tmp\" \"$A\"\n",
+  ep_buf_printf(&sh,
+                "/$SLURM_JOB_ID.addr\nprintf '%%s %%d\\n' \"$H\" %d > \"$A.tmp\" && "
+                "mv -f \"$A.tmp\" \"$A\"\n",
                 r->port);
   ep_buf_puts(&sh, "E=");
   sh_quote(&sh, envp);
@@ -385,4 +387,3 @@ void ep__sup_slurm_close(ep_sup_replica *r) {
     r->sbatch_running = 0;
   }
 }
-

@@ -27,9 +27,9 @@ ep__slurm *ep__sup_slurm_get(ep_sup *s) {
   return s->slurm;
 }
 
-static const char *const k_final[] = {"COMPLETED", "FAILED",   "CANCELLED",     "TIMEOUT",
-                                      "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-                                      "DEADLINE",  "REVOKED",  NULL};
+static const char *const k_final[] = {
+    "COMPLETED",     "FAILED",    "CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL",
+    "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE",  "REVOKED", NULL};
 
 static int is_final(const char *state) {
   for (int i = 0; k_final[i]; i++)

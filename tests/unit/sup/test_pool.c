@@ -110,17 +110,17 @@ static void test_place(void) {
   ep_serving_spec ss;
   memset(&ss, 0, sizeof ss);
   const char *v[] = {"/bin/endpointd", "runtime", "--port", "{port}", "--threads", "2",
-                     "--parent-pid", "77", "--task", "t", NULL};
+                     "--parent-pid",   "77",      "--task", "t",      NULL};
   for (int i = 0; v[i]; i++) ss.argv[i] = strdup(v[i]);
   ss.spec.backend = EP_SUP_LOCAL;
-  json_t *spec = json_pack("{s:{s:s}, s:{s:s}}", "provider", "region", "hpc", "compute",
-                           "instanceSize", "x2");
+  json_t *spec =
+      json_pack("{s:{s:s}, s:{s:s}}", "provider", "region", "hpc", "compute", "instanceSize", "x2");
   ep_serving_spec_place(&ss, spec, &p);
   CHECK_INT(ss.spec.backend, EP_SUP_SLURM);
   CHECK(ss.spec.pool == ep_pools_find(&p, "hpc"));
   CHECK_STR(ss.spec.instance_size, "x2");
   const char *want[] = {"/bin/endpointd", "runtime", "--port", "{port}", "--threads", "6",
-                        "--task", "t", NULL};
+                        "--task",         "t",       NULL};
   for (int i = 0; want[i]; i++) CHECK_STR(ss.argv[i], want[i]);
   CHECK(ss.argv[8] == NULL && ss.argv[9] == NULL);
   json_decref(spec);
