@@ -234,7 +234,7 @@ int cmd_serve(int argc, char **argv) {
   }
 
   ep_ctl_params cp = {st, auth, ep_catalog_detect(), o.public_url, pick_web_dir(o.web_dir),
-                      ENDPOINTD_VERSION};
+                      ENDPOINTD_VERSION, o.home};
   if ((rc = ep_ctl_init(&cp, &ctl))) goto out;
 
   uv_loop_t *loop = uv_default_loop();

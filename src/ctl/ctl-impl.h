@@ -17,7 +17,7 @@ struct ep_ctl {
   ep_store *store;
   ep_auth *auth;
   ep_catalog cat;
-  char *public_url, *web_dir, *version;
+  char *public_url, *web_dir, *version, *home;
   ep_serving_hooks hooks;
   int has_hooks;
   ep_render_cache *rcache; /* list responses */

@@ -63,6 +63,7 @@ int ep_ctl_init(const ep_ctl_params *p, ep_ctl **out) {
     while (n > 0 && c->public_url[n - 1] == '/') c->public_url[--n] = '\0';
   }
   c->web_dir = p->web_dir ? strdup(p->web_dir) : NULL;
+  c->home = p->home ? strdup(p->home) : NULL;
   c->version = strdup(p->version ? p->version : "0");
   c->rcache = ep_render_cache_new();
   if (!c->rcache || !c->version) {
@@ -77,6 +78,7 @@ void ep_ctl_free(ep_ctl *c) {
   if (!c) return;
   free(c->public_url);
   free(c->web_dir);
+  free(c->home);
   free(c->version);
   ep_render_cache_free(c->rcache);
   free(c);

@@ -22,6 +22,7 @@ typedef struct {
   const char *public_url; /* origin for status.url; NULL = from the Host header */
   const char *web_dir;    /* dashboard files; NULL or missing = JSON at "/" */
   const char *version;
+  const char *home;       /* daemon home: model store <home>/models (create-time checks) */
 } ep_ctl_params;
 
 int ep_ctl_init(const ep_ctl_params *p, ep_ctl **out);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/time.h"
 #include "ctl/ctl-impl.h"
+#include "hub/hub.h"
 
 /* Loads ns/name after auth + namespace checks; answers and returns -1 on failure. */
 static int load(ep_ctl *c, ep_http_req *r, const ep_route_params *p, int write, ep_principal *who,
@@ -40,6 +42,39 @@ static void set_str(char **dst, const char *v) {
   *dst = v ? strdup(v) : NULL;
 }
 
+/* What can be known about the model without downloading it (huggingface
+ * images only): a folder on disk must fit the task; a Hub id that is not
+ * cached cannot be fetched while HF_HUB_OFFLINE is set. Answers 422. */
+static int check_model(ep_ctl *c, ep_http_req *r, json_t *spec) {
+  json_t *model = json_object_get(spec, "model");
+  if (json_is_object(json_object_get(json_object_get(model, "image"), "custom"))) return 0;
+  const char *repo = json_string_value(json_object_get(model, "repository"));
+  const char *rev = json_string_value(json_object_get(model, "revision"));
+  const char *task = json_string_value(json_object_get(model, "task"));
+  if (!repo) return 0;
+  ep_hub_params hp = ep_hub_default_params();
+  hp.home = c->home;
+  char dir[4096], err[1024];
+  int rc = ep_hub_resolve_local(&hp, repo, rev, dir, sizeof dir);
+  if (rc == EP_OK) {
+    if (ep_hub_check_folder(dir, task, err, sizeof err) == EP_OK) return 0;
+    ep_http_respond_error(r, 422, "%s", err);
+    return -1;
+  }
+  if (rc == EP_EINVAL) {
+    ep_http_respond_error(r, 422, "repository '%.200s' is neither a local folder nor a valid Hub id",
+                          repo);
+    return -1;
+  }
+  const char *off = getenv("HF_HUB_OFFLINE");
+  if (off && (!strcmp(off, "1") || !strcasecmp(off, "true"))) {
+    ep_http_respond_error(r, 422,
+                          "model '%.200s' is not on this machine and HF_HUB_OFFLINE is set", repo);
+    return -1;
+  }
+  return 0;
+}
+
 void ep__ctl_ep_create(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   const char *ns = ep_route_param(p, "ns");
@@ -60,6 +95,10 @@ void ep__ctl_ep_create(ep_http_req *r, const ep_route_params *p, void *ctx) {
   json_decref(body);
   if (!spec) {
     ep_http_respond_error(r, e.status, "%s", e.msg);
+    return;
+  }
+  if (check_model(c, r, spec)) {
+    json_decref(spec);
     return;
   }
   snprintf(row.ns, sizeof row.ns, "%s", ns);

@@ -15,6 +15,7 @@
 #include "base/time.h"
 #include "gw/gw.h"
 #include "sup/pool.h"
+#include "hub/dlmgr.h"
 
 typedef struct tcache {
   char ns[64], name[64], type[16];
@@ -29,6 +30,7 @@ struct ep_serving {
   ep_sched *sched;
   ep_gw *gw;
   tcache *types;
+  ep_dlmgr *dl; /* model downloads for Hub repository ids */
   char logbuf[2048];
 };
 
@@ -129,12 +131,38 @@ static void cache_type(ep_serving *s, const char *ns, const char *name, const ch
   snprintf(t->type, sizeof t->type, "%s", type);
 }
 
+/* Resolves model.repository when it is not a folder path: model store, HF
+ * cache, else a download (huggingface images only; paused endpoints wait). */
+static void resolve_model(ep_serving *s, const ep_endpoint_row *row, json_t *spec,
+                          ep_serving_model *m, char *dir, size_t dirsz, char *msg, size_t msgsz) {
+  memset(m, 0, sizeof *m);
+  json_t *model = json_object_get(spec, "model");
+  const char *repo = json_string_value(json_object_get(model, "repository"));
+  const char *rev = json_string_value(json_object_get(model, "revision"));
+  const char *task = json_string_value(json_object_get(model, "task"));
+  json_t *custom = json_object_get(json_object_get(model, "image"), "custom");
+  struct stat sb;
+  if (!repo || !*repo || (stat(repo, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+    ep_dlmgr_forget(s->dl, row->ns, row->name);
+    return;
+  }
+  int hf_image = !json_is_object(custom);
+  int rc = ep_dlmgr_resolve(s->dl, row->ns, row->name, repo, rev, task, hf_image && !row->paused,
+                            dir, dirsz, msg, msgsz);
+  if (rc == EP_OK) m->dir = dir;
+  else if (rc == EP_EBUSY) m->waiting = msg;
+  else if (hf_image && !(row->paused && rc == EP_ENOTFOUND)) m->error = msg;
+}
+
 static void apply_row(ep_serving *s, const ep_endpoint_row *row) {
   json_error_t je;
   json_t *spec = row->spec ? json_loads(row->spec, 0, &je) : NULL;
   if (!spec) spec = json_object(); /* unreadable spec: the defaults fail it clearly */
+  ep_serving_model m;
+  char dir[4096], msg[1024];
+  resolve_model(s, row, spec, &m, dir, sizeof dir, msg, sizeof msg);
   ep_serving_spec ss;
-  ep_serving_spec_build(row, spec, s->exe, s->p.ncores, &ss);
+  ep_serving_spec_build(row, spec, s->exe, s->p.ncores, &m, &ss);
   ep_serving_spec_place(&ss, spec, s->p.pools);
   ep_sched_apply(s->sched, row->ns, row->name, &ss.spec);
   ep_serving_spec_clear(&ss);
@@ -147,6 +175,7 @@ static void hook_changed(void *ctx, const char *ns, const char *name) {
   ep_endpoint_row row;
   int rc = ep_store_endpoint_get(s->p.store, ns, name, &row);
   if (rc == EP_ENOTFOUND) {
+    ep_dlmgr_forget(s->dl, ns, name);
     ep_sched_apply(s->sched, ns, name, NULL);
     cache_type(s, ns, name, NULL);
     return;
@@ -220,6 +249,8 @@ ep_serving_hooks ep_serving_hooks_for(ep_serving *s) {
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+static void dl_notify(void *ctx, const char *ns, const char *name, const char *line, int ended);
+
 int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **out) {
   if (!p || !p->store || !p->auth) return EP_EINVAL;
   ep_serving *s = calloc(1, sizeof *s);
@@ -244,6 +275,7 @@ int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **ou
   gp.queue_max = (unsigned)env_int("ENDPOINTD_QUEUE_MAX", 256);
   ep_sched_io io = {io_status, io_event, io_asleep, io_capacity, io_log_path, s};
   int rc = ep_sup_init(loop, &sp, &s->sup);
+  if (!rc) rc = ep_dlmgr_init(loop, s->home, dl_notify, s, &s->dl);
   if (!rc) rc = ep_sched_init(loop, s->sup, &kp, &io, &s->sched);
   if (!rc) rc = ep_gw_init(loop, s->sched, &gp, &s->gw);
   if (rc) {
@@ -252,6 +284,19 @@ int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **ou
   }
   *out = s;
   return EP_OK;
+}
+
+/* Download progress: a line for the endpoint's log, and a fresh status
+ * message (or, when the download ended, the model folder) via re-apply. */
+static void dl_notify(void *ctx, const char *ns, const char *name, const char *line, int ended) {
+  ep_serving *s = ctx;
+  (void)ended; /* progress re-applies for a fresh message; the end for the folder/error */
+  if (line) {
+    char text[1200];
+    int n = snprintf(text, sizeof text, "[hub] %s\n", line);
+    ep_sup_log_append(log_path(s, ns, name), text, (size_t)n, 4u << 20);
+  }
+  hook_changed(s, ns, name);
 }
 
 static int load_cb(void *ctx, const ep_endpoint_row *r) {
@@ -293,6 +338,7 @@ void ep_serving_free(ep_serving *s) {
   if (s->gw) ep_gw_free(s->gw);
   if (s->sched) ep_sched_free(s->sched);
   if (s->sup) ep_sup_free(s->sup);
+  ep_dlmgr_free(s->dl);
   while (s->types) {
     tcache *t = s->types;
     s->types = t->next;

@@ -55,10 +55,17 @@ typedef struct {
   ep_sched_spec spec;
   char *argv[16];
   char *env[64];
-  char *image, *mount_dir, *health, *config_error;
+  char *image, *mount_dir, *health, *config_error, *waiting;
 } ep_serving_spec;
+/* model: how the daemon resolved model.repository (hub/dlmgr.h): dir = the
+ * folder on disk (or NULL), waiting = download status line while it is not
+ * on disk yet, error = why it cannot be had. All NULL: use the repository as
+ * given (a local folder, or nothing for custom images). */
+typedef struct {
+  const char *dir, *waiting, *error;
+} ep_serving_model;
 void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char *self_exe,
-                           int ncores, ep_serving_spec *out);
+                           int ncores, const ep_serving_model *model, ep_serving_spec *out);
 void ep_serving_spec_clear(ep_serving_spec *s);
 /* Places the endpoint on the pool its provider.region names (serving_pool.c):
  * a Slurm pool switches the replica to a batch job. */

@@ -3,7 +3,8 @@
  * huggingface images on a local model folder, `podman run IMAGE` for custom
  * images, or a plain command for custom urls of the form "cmd:<command>"
  * (run with /bin/sh -c "exec <command>"; {port} is replaced by the replica
- * port, which is also in $PORT). Problems become config_error text. */
+ * port, which is also in $PORT). Hub ids arrive resolved by the daemon's
+ * download manager. Problems become config_error text. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static void set_error(ep_serving_spec *s, const char *fmt, const char *arg) {
 }
 
 void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char *self_exe,
-                           int ncores, ep_serving_spec *s) {
+                           int ncores, const ep_serving_model *mres, ep_serving_spec *s) {
   memset(s, 0, sizeof *s);
   ep_sched_spec *d = &s->spec;
   d->revision = row->revision;
@@ -64,6 +65,7 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
   json_t *custom = json_object_get(image, "custom");
   const char *repo = jstr(model, "repository");
   const char *task = jstr(model, "task");
+  if (mres && mres->dir) repo = mres->dir; /* resolved from the model store / HF cache */
   size_t nenv = 0;
   add_env(s, &nenv, json_object_get(model, "env"));
   add_env(s, &nenv, json_object_get(model, "secrets"));
@@ -100,11 +102,12 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
     s->image = strdup(url);
     d->backend = EP_SUP_CONTAINER;
   } else {
-    if (!repo || !is_dir(repo)) {
-      set_error(s,
-                "model repository '%s' is not a local folder; downloading from the Hugging Face "
-                "Hub is not available on this deployment",
-                repo ? repo : "");
+    if (mres && mres->error) {
+      set_error(s, "%s", mres->error);
+    } else if (mres && mres->waiting) {
+      s->waiting = strdup(mres->waiting);
+    } else if (!repo || !is_dir(repo)) {
+      set_error(s, "model repository '%s' is not on this machine", repo ? repo : "");
     } else {
       int threads = 1;
       const char *size = jstr(compute, "instanceSize");
@@ -141,6 +144,7 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
   d->mount_dir = s->mount_dir;
   d->health_route = s->health;
   d->config_error = s->config_error;
+  d->waiting = s->waiting;
 }
 
 void ep_serving_spec_clear(ep_serving_spec *s) {
@@ -150,5 +154,6 @@ void ep_serving_spec_clear(ep_serving_spec *s) {
   free(s->mount_dir);
   free(s->health);
   free(s->config_error);
+  free(s->waiting);
   memset(s, 0, sizeof *s);
 }

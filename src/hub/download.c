@@ -180,7 +180,8 @@ static int fetch_revision(const ep_hub_params *p, const char *repo, const char *
     int retryable = cc != CURLE_OK || st >= 500 || st == 429;
     if (!retryable || attempt + 1 >= p->max_retries) {
       if (cc != CURLE_OK) {
-        snprintf(err, errsz, "cannot reach the hub at %s: %s", base_url(p), curl_easy_strerror(cc));
+        snprintf(err, errsz, "cannot download '%s': cannot reach the hub at %s: %s", repo,
+                 base_url(p), curl_easy_strerror(cc));
         return EP_ECONN;
       }
       char what[600];

@@ -221,9 +221,14 @@ static void report(ep_sched *s, ep_sched_ep *ep) {
   int target = (ep->paused || ep->asleep || ep->failed) ? 0 : ep->target;
   const char *err =
       (o.failed || o.update_failed) ? (ep->error ? ep->error : ep->config_error) : NULL;
-  char msg[160] = "";
+  char msg[320] = "";
   if (!strcmp(state, "running") && o.ready < target)
     snprintf(msg, sizeof msg, "Endpoint is running (%d of %d replicas ready)", o.ready, target);
+  if (ep->waiting && !o.failed && !ep->paused && !ep->asleep) {
+    /* model files still downloading: old replicas (if any) keep serving */
+    state = o.ready ? "updating" : "initializing";
+    snprintf(msg, sizeof msg, "%s", ep->waiting);
+  }
   int same = ep->st_valid && !strcmp(ep->state, state) && ep->st_ready == o.ready &&
              ep->st_target == target && !strcmp(ep->st_msg ? ep->st_msg : "", msg) &&
              !strcmp(ep->st_err ? ep->st_err : "", err ? err : "");
@@ -256,6 +261,10 @@ void ep_sched__tick_ep(ep_sched *s, ep_sched_ep *ep, uint64_t now) {
       ep->error = strdup(ep->config_error);
     }
     stop_all(s, ep, 0);
+    report(s, ep);
+    return;
+  }
+  if (ep->waiting && !ep->asleep) { /* start nothing until the model is on disk */
     report(s, ep);
     return;
   }

@@ -31,6 +31,7 @@ struct ep_sched_ep {
   char instance_size[16];
   char **argv, **env;
   char *image, *mount_dir, *health, *config_error;
+  char *waiting; /* model not on disk yet: status message while it downloads */
   /* actual */
   int64_t serving_revision; /* revision the ready replicas run */
   int deleted, asleep, failed, update_failed;

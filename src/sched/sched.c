@@ -86,6 +86,7 @@ static void ep_free(ep_sched_ep *ep) {
   free(ep->mount_dir);
   free(ep->health);
   free(ep->config_error);
+  free(ep->waiting);
   free(ep->error);
   free(ep->st_msg);
   free(ep->st_err);
@@ -126,6 +127,7 @@ static void set_spec(ep_sched_ep *ep, const ep_sched_spec *sp) {
   free(ep->mount_dir);
   free(ep->health);
   free(ep->config_error);
+  free(ep->waiting);
   ep->revision = sp->revision;
   ep->min = sp->min_replica < 0 ? 0 : sp->min_replica;
   ep->max = sp->max_replica < 1 ? 1 : sp->max_replica;
@@ -138,6 +140,7 @@ static void set_spec(ep_sched_ep *ep, const ep_sched_spec *sp) {
   ep->mount_dir = sdup(sp->mount_dir);
   ep->health = strdup(sp->health_route && *sp->health_route ? sp->health_route : "/health");
   ep->config_error = sdup(sp->config_error);
+  ep->waiting = sdup(sp->waiting);
   ep->pool = sp->pool;
   snprintf(ep->instance_size, sizeof ep->instance_size, "%s",
            sp->instance_size ? sp->instance_size : "");
@@ -180,7 +183,8 @@ int ep_sched_apply(ep_sched *s, const char *ns, const char *name, const ep_sched
     int rev_changed = sp->revision != ep->revision;
     int resumed = ep->paused && !sp->paused;
     if (rev_changed || resumed || ep->failed || ep->update_failed) clear_failure(ep);
-    if (rev_changed) set_spec(ep, sp);
+    /* a model that was downloading (or now is) changes the command without a new revision */
+    if (rev_changed || ep->waiting || sp->waiting) set_spec(ep, sp);
     ep->paused = sp->paused;
     if (sp->scale_to_zero != ep->want_asleep) ep->asleep = sp->scale_to_zero;
     if (resumed) {

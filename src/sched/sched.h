@@ -31,6 +31,8 @@ typedef struct {
   const char *image, *mount_dir; /* container backend */
   const char *health_route;      /* default "/health" */
   const char *config_error;      /* non-NULL: cannot run (e.g. missing model dir) -> failed */
+  const char *waiting;           /* non-NULL: not startable yet (model downloading): start
+                                  * nothing new, report initializing/updating with this message */
   /* placement: a Slurm pool (backend EP_SUP_SLURM; borrowed, lives as long
    * as the daemon) and the instance size that picks its cpus/mem */
   const ep_sup_pool *pool;

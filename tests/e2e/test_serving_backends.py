@@ -45,7 +45,10 @@ def body(name, model, typ="public", min_r=1, max_r=1):
 @pytest.fixture(scope="module")
 def d():
     dm = Daemon(env={"ENDPOINTD_REPLICA_START_TIMEOUT_MS": "60000",
-                     "ENDPOINTD_STOP_GRACE_MS": "3000"}).start()
+                     "ENDPOINTD_STOP_GRACE_MS": "3000",
+                     # no real Hub in tests: a closed local port
+                     "HF_ENDPOINT": "http://127.0.0.1:9",
+                     "HF_HUB_CACHE": tempfile.mkdtemp(prefix="ep-hfcache-")}).start()
     yield dm
     dm.cleanup()
 
@@ -81,7 +84,7 @@ def test_hub_repository_fails_clearly(d):
         "framework": "pytorch", "image": {"huggingface": {}}}))
     ep = wait_state(d, "hub", "failed", timeout=10)
     assert "openai-community/gpt2" in ep["status"]["errorMessage"]
-    assert "not a local folder" in ep["status"]["errorMessage"]
+    assert "cannot download" in ep["status"]["errorMessage"]
     d.delete("/v2/endpoint/admin/hub")
 
 
