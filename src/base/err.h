@@ -22,7 +22,9 @@
   X(CORRUPT,   -15, "corrupt data")                            \
   X(DB,        -16, "database error")                          \
   X(CANCELED,  -17, "canceled")                                \
-  X(CONN,      -18, "connection error")
+  X(CONN,      -18, "connection error")                        \
+  X(NOSPACE,   -19, "no space left on device")                 \
+  X(READONLY,  -20, "read-only storage")
 
 typedef enum {
   EP_OK = 0,

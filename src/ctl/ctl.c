@@ -190,11 +190,23 @@ json_t *ep__ctl_body(ep_http_req *req, int allow_empty) {
   return j;
 }
 
+/* Store failures name their cause: a full disk is 507 Insufficient Storage
+ * (the write was not made; retry once space is freed), read-only storage and
+ * a busy database are 503 with Retry-After, anything else 500. */
 void ep__ctl_store_error(ep_http_req *req, int err) {
-  if (err == EP_EBUSY)
+  if (err == EP_EBUSY) {
+    ep_http_add_header(req, "Retry-After", "1");
     ep_http_respond_error(req, 503, "database busy, retry");
-  else
+  } else if (err == EP_ENOSPACE) {
+    ep_http_respond_error(req, 507, "database is full: no space left on device for the "
+                                    "daemon's home; the change was not saved");
+  } else if (err == EP_EREADONLY) {
+    ep_http_add_header(req, "Retry-After", "30");
+    ep_http_respond_error(req, 503, "database is read-only: the daemon's home cannot be "
+                                    "written; the change was not saved");
+  } else {
     ep_http_respond_error(req, 500, "internal error: %s", ep_strerror(err));
+  }
 }
 
 json_t *ep__ctl_iso(int64_t ms) {

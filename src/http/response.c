@@ -72,6 +72,7 @@ const char *ep_http_status_text(int status) {
   case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
+  case 507: return "Insufficient Storage";
   default: return "Unknown";
   }
 }

@@ -1,5 +1,6 @@
 /* Store handle, transactions, users, orgs, memberships and tokens. Endpoint
  * and event queries live in store_endpoint.c; the schema in migrations.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,33 @@ sqlite3_stmt *ep__st_prep(ep_store *st, const char *sql) {
   return s;
 }
 
-int ep__st_fail(ep_store *st, int rc) {
-  snprintf(st->err, sizeof st->err, "%s", sqlite3_errmsg(st->db));
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) return EP_EEXISTS;
-  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return EP_EBUSY;
+/* Maps a failed sqlite result code to an ep_err, using the OS errno of the
+ * failed file operation too: a full disk can surface as SQLITE_FULL or as an
+ * I/O error with ENOSPC, a read-only file system as SQLITE_READONLY or EROFS. */
+static int map_rc(ep_store *st, int rc) {
+  int prim = rc & 0xff, sys = sqlite3_system_errno(st->db);
+  if (prim == SQLITE_CONSTRAINT) return EP_EEXISTS;
+  if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) return EP_EBUSY;
+  if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+    return EP_ENOSPACE;
+  if (prim == SQLITE_READONLY || (prim == SQLITE_IOERR && sys == EROFS) ||
+      (prim == SQLITE_CANTOPEN && sys == EROFS))
+    return EP_EREADONLY;
+  if (prim == SQLITE_NOMEM) return EP_ENOMEM;
+  if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB) return EP_ECORRUPT;
   return EP_EDB;
+}
+
+int ep__st_fail(ep_store *st, int rc) {
+  int code = sqlite3_extended_errcode(st->db);
+  if ((code & 0xff) != (rc & 0xff)) code = rc; /* rc did not come from the last call */
+  int sys = sqlite3_system_errno(st->db);
+  if (sys && ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_FULL ||
+              (code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_READONLY))
+    snprintf(st->err, sizeof st->err, "%s (%s)", sqlite3_errmsg(st->db), strerror(sys));
+  else
+    snprintf(st->err, sizeof st->err, "%s", sqlite3_errmsg(st->db));
+  return map_rc(st, code);
 }
 
 int ep__st_exec(ep_store *st, const char *sql) {
@@ -31,7 +54,7 @@ int ep__st_exec(ep_store *st, const char *sql) {
   if (rc != SQLITE_OK) {
     snprintf(st->err, sizeof st->err, "%s", msg ? msg : sqlite3_errstr(rc));
     sqlite3_free(msg);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? EP_EEXISTS : EP_EDB;
+    return map_rc(st, rc);
   }
   return EP_OK;
 }

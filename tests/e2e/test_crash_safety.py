@@ -177,7 +177,7 @@ def test_read_only_home_fails_clearly():
         os.rmdir(mnt)
 
 
-def disk_full_scenario():
+def disk_full_scenario(with_status=False):
     """Fills the home's file system under a running daemon; checks 5xx JSON
     errors, health, recovery after space is freed and db integrity. Returns
     the error message of the failed write."""
@@ -207,7 +207,7 @@ def disk_full_scenario():
             codes.append(r.status_code)
             if r.status_code >= 500:
                 assert r.status_code in (500, 503, 507), r.text
-                msg = r.json()["error"]
+                status, msg = r.status_code, r.json()["error"]
                 break
         assert any(c >= 500 for c in codes), "writes never failed on a full disk: %s" % codes
         assert d.get("/health").status_code == 200, "daemon unhealthy after disk full"
@@ -217,7 +217,7 @@ def disk_full_scenario():
         assert r.status_code in (200, 201), r.text
         assert d.cleanup() == 0
         assert integrity(home) == "ok"
-        return msg
+        return (status, msg) if with_status else msg
     finally:
         d.kill9()
         subprocess.run(["umount", mnt])
@@ -228,8 +228,8 @@ def test_disk_full_fails_writes_and_recovers():
     disk_full_scenario()
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: src/ctl/ctl.c ep__ctl_store_error answers "
-                   "'internal error: database error' without the sqlite cause (SQLITE_FULL)")
 def test_disk_full_error_names_the_cause():
-    msg = disk_full_scenario()
-    assert "full" in msg.lower() or "space" in msg.lower(), msg
+    """A full disk is 507 Insufficient Storage naming the cause (docs/api)."""
+    status, msg = disk_full_scenario(with_status=True)
+    assert status == 507, (status, msg)
+    assert "no space left on device" in msg.lower(), msg
