@@ -102,7 +102,10 @@ int ep_hub_check_folder(const char *dir, const char *task, char *err, size_t err
   char model_type[64];
   snprintf(model_type, sizeof model_type, "%s", mt ? mt : "");
   json_t *archs = json_object_get(cfg, "architectures");
-  const char *arch0 = json_string_value(json_array_get(archs, 0));
+  const char *a0 = json_string_value(json_array_get(archs, 0));
+  char arch_buf[128];
+  snprintf(arch_buf, sizeof arch_buf, "%s", a0 ? a0 : "");
+  const char *arch0 = a0 ? arch_buf : NULL; /* cfg is freed below */
   int is_cls = arch0 && strstr(arch0, "ForSequenceClassification") != NULL;
   json_decref(cfg);
   int causal = in_list(model_type, k_causal), enc = in_list(model_type, k_encoder);
