@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -30,7 +31,7 @@
 typedef struct {
   const char *host, *home, *log_level, *web_dir, *public_url, *config;
   int port;
-  size_t max_body;
+  size_t max_body, max_conns;
 } serve_opts;
 
 typedef struct {
@@ -53,6 +54,9 @@ static void usage(FILE *f) {
           "  --public-url  origin used in status.url (env ENDPOINTD_PUBLIC_URL;\n"
           "                default: from the request's Host header)\n"
           "  --max-body-bytes  request body limit (env ENDPOINTD_MAX_BODY_BYTES, 8 MiB)\n"
+          "  --max-connections open connections before new ones get 503 + Retry-After\n"
+          "                (env ENDPOINTD_MAX_CONNECTIONS; default: half the file limit,\n"
+          "                whose soft value is raised to the hard one at start)\n"
           "  --config      JSON config file: replica pools, e.g. Slurm (env ENDPOINTD_CONFIG)\n"
           "env ENDPOINTD_ADMIN_TOKEN: use this text as the admin's write token.\n");
 }
@@ -71,6 +75,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
   o->public_url = env_or("ENDPOINTD_PUBLIC_URL", NULL);
   o->config = env_or("ENDPOINTD_CONFIG", NULL);
   o->max_body = (size_t)strtoull(env_or("ENDPOINTD_MAX_BODY_BYTES", "8388608"), NULL, 10);
+  o->max_conns = (size_t)strtoull(env_or("ENDPOINTD_MAX_CONNECTIONS", "0"), NULL, 10);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -98,6 +103,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
       o->public_url = v;
     else if (!strcmp(a, "--max-body-bytes"))
       o->max_body = (size_t)strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--max-connections"))
+      o->max_conns = (size_t)strtoull(v, NULL, 10);
     else {
       fprintf(stderr, "endpointd serve: unknown option %s\n", a);
       return -1;
@@ -160,6 +167,24 @@ static int mem_gb(const char *m) {
   return (int)(mb / 1024 + 0.5);
 }
 
+/* Raises the soft RLIMIT_NOFILE to the hard limit (no privilege needed) so
+ * the server can hold many connections; the connection limit derives from it. */
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      ep_log_warn("cannot raise file limit", "soft=%llu hard=%llu err=\"%s\"",
+                  (unsigned long long)before, (unsigned long long)rl.rlim_max, strerror(errno));
+      return;
+    }
+  }
+  ep_log_info("file limit", "soft=%llu was=%llu hard=%llu", (unsigned long long)rl.rlim_cur,
+              (unsigned long long)before, (unsigned long long)rl.rlim_max);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -175,6 +200,7 @@ int cmd_serve(int argc, char **argv) {
     return 2;
   }
   ep_log_set_level(lvl);
+  raise_nofile();
   ep_pools pools;
   char perr[512];
   if (ep_pools_load(o.config, &pools, perr, sizeof perr)) {
@@ -260,6 +286,7 @@ int cmd_serve(int argc, char **argv) {
   hp.port = o.port;
   hp.max_body_bytes = o.max_body;
   hp.name = "api";
+  hp.max_conns = o.max_conns;
   if ((rc = ep_http_server_start(loop, &hp, ep_ctl_handle, ctl, &s.srv))) {
     fprintf(stderr, "endpointd serve: cannot listen on %s:%d: %s\n", o.host, o.port,
             ep_strerror(rc));
@@ -272,7 +299,8 @@ int cmd_serve(int argc, char **argv) {
   uv_signal_start(&s.sigterm, on_signal, SIGTERM);
   printf("endpointd listening on http://%s:%d\n", o.host, ep_http_server_port(s.srv));
   fflush(stdout);
-  ep_log_info("started", "home=%s port=%d", o.home, ep_http_server_port(s.srv));
+  ep_log_info("started", "home=%s port=%d max_connections=%zu", o.home,
+              ep_http_server_port(s.srv), ep_http_server_max_conns(s.srv));
 
   uv_run(loop, UV_RUN_DEFAULT);
   ep_ctl_set_serving(ctl, NULL);

@@ -20,7 +20,10 @@ struct ep_http_server {
   ep_http_handler handler;
   void *ctx;
   ep_http_conn *conns; /* doubly linked list of open connections */
-  size_t nconns;
+  size_t nconns;         /* open connections, rejected ones included */
+  size_t nrejected;      /* of which: over the limit, being answered 503 */
+  size_t max_conns;      /* effective limit (params or derived from RLIMIT_NOFILE) */
+  uint64_t rejected_total, accept_errors, last_limit_log_ms;
   size_t inflight;
   uint64_t req_counter;
   uint32_t req_prefix;
@@ -42,7 +45,7 @@ struct ep_http_conn {
   int err_status;        /* limit exceeded while parsing: 413/431 */
   int handles_open;      /* tcp + timer; freed when 0 and no request */
   unsigned last_was_value : 1, closing : 1, in_process : 1, keep_alive : 1, reading : 1,
-      close_after : 1;
+      close_after : 1, rejected : 1;
   ep_http_conn *prev, *next;
 };
 
@@ -50,6 +53,12 @@ struct ep_http_conn {
 void ep__conn_close(ep_http_conn *c);
 void ep__conn_close_graceful(ep_http_conn *c); /* after queued writes flush */
 void ep__conn_request_done(ep_http_conn *c, ep_http_req *r);
+/* limit.c */
+size_t ep__http_derive_max_conns(void);
+void ep__http_accept_error(ep_http_server *s, int uv_status);
+/* Connection accepted over the limit: queues the 503 answer and half-closes;
+ * the caller keeps reading (and discarding) until EOF or the timer. */
+void ep__conn_reject(ep_http_conn *c);
 /* response.c */
 void ep__conn_write(ep_http_conn *c, const void *data, size_t len);
 void ep__conn_send_simple(ep_http_conn *c, int status, const char *msg); /* error before dispatch, closes */

@@ -66,6 +66,11 @@ typedef struct {
   int backlog;                 /* default 511 */
   int access_log;              /* 1 = log one line per request (default 1) */
   const char *name;            /* log tag, e.g. "api" or "runtime" */
+  /* Open connections beyond this are answered 503 + Retry-After and closed.
+   * 0 (default) = half the RLIMIT_NOFILE soft limit at start, at least 32;
+   * the other half stays for upstream connections, files and pipes. */
+  size_t max_conns;
+  unsigned retry_after_s;      /* Retry-After of that 503; default 1 */
 } ep_http_server_params;
 
 ep_http_server_params ep_http_server_default_params(void);
@@ -78,6 +83,9 @@ int ep_http_server_start(uv_loop_t *loop, const ep_http_server_params *p, ep_htt
 int ep_http_server_port(const ep_http_server *s);
 uv_loop_t *ep_http_server_loop(const ep_http_server *s);
 size_t ep_http_server_inflight(const ep_http_server *s); /* requests not finished yet */
+size_t ep_http_server_max_conns(const ep_http_server *s);  /* effective connection limit */
+size_t ep_http_server_conns(const ep_http_server *s);      /* open connections now */
+uint64_t ep_http_server_rejected(const ep_http_server *s); /* connections refused by the limit */
 /* Stops accepting, closes idle connections, lets in-flight requests finish
  * (new requests on busy keep-alive connections are answered with close), then
  * calls done(ctx) once every connection is closed. */

@@ -1,7 +1,8 @@
 /* HTTP/1.1 server core: accept, parse with http-parser, enforce size and time
  * limits, dispatch one request at a time per connection (pipelined bytes are
  * kept until the current response is finished), keep-alive, client-abort
- * detection, graceful shutdown. Responses are written by response.c. */
+ * detection, graceful shutdown, a cap on open connections (limit.c answers
+ * the excess). Responses are written by response.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -25,6 +26,7 @@ ep_http_server_params ep_http_server_default_params(void) {
   p.backlog = 511;
   p.access_log = 1;
   p.name = "http";
+  p.retry_after_s = 1;
   return p;
 }
 
@@ -37,6 +39,7 @@ static void conn_free_if_done(ep_http_conn *c) {
   else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
+  if (c->rejected) s->nrejected--;
   ep_buf_free(&c->pending);
   ep_buf_free(&c->url);
   ep_buf_free(&c->hfield);
@@ -101,7 +104,9 @@ void ep__conn_close_graceful(ep_http_conn *c) {
 
 static void on_timer(uv_timer_t *t) {
   ep_http_conn *c = t->data;
-  if (c->state == EP_CONN_READING) {
+  if (c->rejected) {
+    ep__conn_close(c);
+  } else if (c->state == EP_CONN_READING) {
     ep__conn_send_simple(c, 408, "request timeout");
   } else if (c->state == EP_CONN_IDLE) {
     ep__conn_close(c);
@@ -323,6 +328,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   ep_http_conn *c = st->data;
+  if (c->rejected) { /* discard until the client closes after reading the 503 */
+    free(buf->base);
+    if (nread < 0) ep__conn_close(c);
+    return;
+  }
   if (nread < 0) {
     free(buf->base);
     ep__conn_close(c);
@@ -341,11 +351,20 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
+/* Rejected connections answered at once (the rest are accepted and closed
+ * without an answer) so a flood cannot use more descriptors than this. */
+static size_t reject_cap(const ep_http_server *s) { return s->max_conns / 8 + 16; }
+
 static void on_connection(uv_stream_t *l, int status) {
   ep_http_server *s = l->data;
-  if (status < 0 || s->shutting_down) return;
+  if (status < 0) {
+    ep__http_accept_error(s, status); /* EMFILE: libuv drops the backlog, no spin */
+    return;
+  }
+  if (s->shutting_down) return;
   ep_http_conn *c = calloc(1, sizeof *c);
   if (!c) return;
+  int over = s->nconns - s->nrejected >= s->max_conns;
   c->srv = s;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
@@ -356,11 +375,23 @@ static void on_connection(uv_stream_t *l, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
-  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+  if (over) {
+    c->rejected = 1;
+    s->nrejected++;
+    s->rejected_total++;
+  }
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 || (over && s->nrejected > reject_cap(s))) {
     ep__conn_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  if (over) {
+    ep__conn_reject(c);
+    c->reading = 1;
+    uv_timer_start(&c->timer, on_timer, 2000, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    return;
+  }
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   c->reading = 1;
@@ -390,6 +421,8 @@ int ep_http_server_start(uv_loop_t *loop, const ep_http_server_params *p, ep_htt
   snprintf(s->name, sizeof s->name, "%s", p->name ? p->name : "http");
   s->p.host = s->host;
   s->p.name = s->name;
+  s->max_conns = p->max_conns ? p->max_conns : ep__http_derive_max_conns();
+  if (!s->p.retry_after_s) s->p.retry_after_s = 1;
   s->handler = h;
   s->ctx = ctx;
   if (getrandom(&s->req_prefix, sizeof s->req_prefix, 0) != sizeof s->req_prefix)
@@ -423,6 +456,9 @@ int ep_http_server_start(uv_loop_t *loop, const ep_http_server_params *p, ep_htt
 int ep_http_server_port(const ep_http_server *s) { return s->port; }
 uv_loop_t *ep_http_server_loop(const ep_http_server *s) { return s->loop; }
 size_t ep_http_server_inflight(const ep_http_server *s) { return s->inflight; }
+size_t ep_http_server_max_conns(const ep_http_server *s) { return s->max_conns; }
+size_t ep_http_server_conns(const ep_http_server *s) { return s->nconns; }
+uint64_t ep_http_server_rejected(const ep_http_server *s) { return s->rejected_total; }
 
 static void on_listener_closed(uv_handle_t *h) {
   ep_http_server *s = h->data;
