@@ -351,9 +351,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
-/* Rejected connections answered at once (the rest are accepted and closed
- * without an answer) so a flood cannot use more descriptors than this. */
-static size_t reject_cap(const ep_http_server *s) { return s->max_conns / 8 + 16; }
+/* Rejected connections being answered at once (beyond this they are accepted
+ * and closed without an answer) so a flood cannot use more descriptors than
+ * 1.5 x max_conns + 16; the default max_conns is half the descriptor limit. */
+static size_t reject_cap(const ep_http_server *s) { return s->max_conns / 2 + 16; }
 
 static void on_connection(uv_stream_t *l, int status) {
   ep_http_server *s = l->data;
