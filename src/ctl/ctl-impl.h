@@ -60,6 +60,10 @@ void ep__ctl_ep_pause(ep_http_req *r, const ep_route_params *p, void *ctx);
 void ep__ctl_ep_resume(ep_http_req *r, const ep_route_params *p, void *ctx);
 void ep__ctl_ep_scale_to_zero(ep_http_req *r, const ep_route_params *p, void *ctx);
 void ep__ctl_ep_logs(ep_http_req *r, const ep_route_params *p, void *ctx);
+void ep__ctl_ep_events(ep_http_req *r, const ep_route_params *p, void *ctx);
+void ep__ctl_ep_metrics(ep_http_req *r, const ep_route_params *p, void *ctx);
+void ep__ctl_model_list(ep_http_req *r, const ep_route_params *p, void *ctx);
+void ep__ctl_model_delete(ep_http_req *r, const ep_route_params *p, void *ctx);
 void ep__ctl_gateway(ep_http_req *r, const ep_route_params *p, void *ctx);
 
 void ep__ctl_whoami(ep_http_req *r, const ep_route_params *p, void *ctx);

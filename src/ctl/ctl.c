@@ -22,6 +22,10 @@ static const ep_route k_routes[] = {
     {"POST", "/v2/endpoint/{ns}/{name}/resume", ep__ctl_ep_resume},
     {"POST", "/v2/endpoint/{ns}/{name}/scale-to-zero", ep__ctl_ep_scale_to_zero},
     {"GET", "/v2/endpoint/{ns}/{name}/logs", ep__ctl_ep_logs},
+    {"GET", "/v2/endpoint/{ns}/{name}/events", ep__ctl_ep_events},
+    {"GET", "/v2/endpoint/{ns}/{name}/metrics", ep__ctl_ep_metrics},
+    {"GET", "/v2/model", ep__ctl_model_list},
+    {"DELETE", "/v2/model/{*repo}", ep__ctl_model_delete},
     {"GET", "/v2/provider", ep__ctl_provider},
     {"GET", "/v2/provider/{ns}", ep__ctl_provider},
     {"POST", "/v2/admin/users", ep__ctl_user_create},
@@ -256,7 +260,7 @@ void ep__ctl_metrics(ep_http_req *r, const ep_route_params *p, void *ctx) {
   for (int i = 0; i < 8; i++)
     ep_buf_printf(&b, "endpointd_endpoints{state=\"%s\"} %lld\n", k_states[i],
                   (long long)counts[i]);
-  if (c->has_hooks && c->hooks.metrics) c->hooks.metrics(c->hooks.ctx, &b);
+  if (c->has_hooks && c->hooks.metrics) c->hooks.metrics(c->hooks.ctx, NULL, NULL, &b);
   ep_http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", ep_buf_cstr(&b), b.len);
   ep_buf_free(&b);
 }

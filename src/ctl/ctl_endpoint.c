@@ -1,5 +1,5 @@
 /* /v2/endpoint handlers: create, list, get, update (deep merge), delete,
- * pause, resume, scale-to-zero, logs; plus the data-plane stub used while no
+ * pause, resume, scale-to-zero; plus the data-plane stub used while no
  * serving hooks are installed. Handlers write desired state only (one
  * transaction each) and then notify the serving hooks. */
 #include <stdio.h>
@@ -298,33 +298,6 @@ void ep__ctl_ep_scale_to_zero(ep_http_req *r, const ep_route_params *p, void *ct
     set_state(&row, "scaledToZero", 1);
     commit(c, r, &row, &who, 0, "scaledToZero", "endpoint scaled to zero");
   }
-  ep_endpoint_row_clear(&row);
-}
-
-static int log_cb(void *ctx, const ep_event_row *e) {
-  char ts[40];
-  ep_time_iso(e->ts, ts, sizeof ts);
-  ep_buf_printf(ctx, "%s [%s] %s\n", ts, e->kind ? e->kind : "", e->message ? e->message : "");
-  return 0;
-}
-
-void ep__ctl_ep_logs(ep_http_req *r, const ep_route_params *p, void *ctx) {
-  ep_ctl *c = ctx;
-  ep_principal who;
-  ep_endpoint_row row;
-  if (load(c, r, p, 0, &who, &row)) return;
-  const char *t = ep_http_req_query(r, "tail");
-  int tail = t ? atoi(t) : 0;
-  if (tail < 0) tail = 0;
-  ep_buf b = EP_BUF_INIT;
-  int err = ep_store_event_list(c->store, row.id, tail, log_cb, &b);
-  if (!err && c->has_hooks && c->hooks.logs)
-    c->hooks.logs(c->hooks.ctx, row.ns, row.name, tail, &b);
-  if (err)
-    ep__ctl_store_error(r, err);
-  else
-    ep_http_respond(r, 200, "text/plain; charset=utf-8", ep_buf_cstr(&b), b.len);
-  ep_buf_free(&b);
   ep_endpoint_row_clear(&row);
 }
 

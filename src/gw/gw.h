@@ -11,6 +11,7 @@
 #ifndef EP_GW_GW_H
 #define EP_GW_GW_H
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "base/buf.h"
@@ -49,6 +50,14 @@ void ep_gw_drain(ep_gw *g);
 /* Prometheus text: requests by endpoint and code, latency histogram, queue
  * depth, in-flight, replicas ready/target, wakes and wake duration, restarts. */
 void ep_gw_metrics(ep_gw *g, ep_buf *out);
+/* The same for one endpoint (ns and name NULL: all). */
+void ep_gw_metrics_for(ep_gw *g, const char *ns, const char *name, ep_buf *out);
+/* One endpoint's numbers as JSON (new reference): {namespace, name,
+ * requests{total,serverErrors,byCode}, latencySeconds{count,sumSeconds,p50,
+ * p90,p99}, queueDepth, inFlight, replicas{ready,target}, wakes{count,
+ * secondsSum}, restarts}. Quantiles are estimated from the histogram
+ * buckets (null without requests). */
+json_t *ep_gw_metrics_json(ep_gw *g, const char *ns, const char *name);
 
 /* Records a response the caller produced itself (401/403 before the gateway). */
 void ep_gw_count(ep_gw *g, const char *ns, const char *name, int status, double seconds);

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "gw/gw.h"
+#include "gw/logs.h"
 #include "sup/pool.h"
 #include "hub/dlmgr.h"
 
@@ -31,6 +32,7 @@ struct ep_serving {
   ep_gw *gw;
   tcache *types;
   ep_dlmgr *dl; /* model downloads for Hub repository ids */
+  ep_logs *logs; /* log followers */
   char logbuf[2048];
 };
 
@@ -178,6 +180,9 @@ static void hook_changed(void *ctx, const char *ns, const char *name) {
     ep_dlmgr_forget(s->dl, ns, name);
     ep_sched_apply(s->sched, ns, name, NULL);
     cache_type(s, ns, name, NULL);
+    char key[160];
+    snprintf(key, sizeof key, "%s/%s", ns, name);
+    ep_logs_end(s->logs, key); /* follow streams of a deleted endpoint end */
     return;
   }
   if (rc) return;
@@ -210,40 +215,35 @@ static void hook_gateway(void *ctx, ep_http_req *req, const char *ns, const char
   ep_gw_handle(s->gw, req, ns, name, subpath);
 }
 
-static void hook_metrics(void *ctx, ep_buf *out) { ep_gw_metrics(((ep_serving *)ctx)->gw, out); }
+static void hook_metrics(void *ctx, const char *ns, const char *name, ep_buf *out) {
+  ep_gw_metrics_for(((ep_serving *)ctx)->gw, ns, name, out);
+}
 
-/* Appends the last `tail` lines (0 = all) of path.1 + path to out. */
-static void hook_logs(void *ctx, const char *ns, const char *name, int tail, ep_buf *out) {
+static json_t *hook_metrics_json(void *ctx, const char *ns, const char *name) {
+  return ep_gw_metrics_json(((ep_serving *)ctx)->gw, ns, name);
+}
+
+static void hook_logs(void *ctx, const char *ns, const char *name, int tail, int64_t since_ms,
+                      ep_buf *out) {
   ep_serving *s = ctx;
-  char path[2048], old[2060];
+  char path[2048];
   snprintf(path, sizeof path, "%s", log_path(s, ns, name));
-  snprintf(old, sizeof old, "%s.1", path);
-  ep_buf all = EP_BUF_INIT;
-  const char *files[] = {old, path};
-  for (int i = 0; i < 2; i++) {
-    FILE *f = fopen(files[i], "r");
-    if (!f) continue;
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ep_buf_append(&all, buf, n);
-    fclose(f);
-  }
-  const char *start = all.data ? all.data : "";
-  if (tail > 0 && all.len) {
-    int lines = 0;
-    for (size_t i = all.len; i > 0; i--) {
-      if (all.data[i - 1] == '\n' && i != all.len && ++lines == tail) {
-        start = all.data + i;
-        break;
-      }
-    }
-  }
-  ep_buf_puts(out, start);
-  ep_buf_free(&all);
+  ep_logs_read(path, tail, since_ms, out);
+}
+
+static int hook_logs_follow(void *ctx, ep_http_req *req, const char *ns, const char *name,
+                            const char *first, size_t len) {
+  ep_serving *s = ctx;
+  char path[2048], key[160];
+  snprintf(path, sizeof path, "%s", log_path(s, ns, name));
+  snprintf(key, sizeof key, "%s/%s", ns, name);
+  return ep_logs_follow(s->logs, req, key, path, first, len);
 }
 
 ep_serving_hooks ep_serving_hooks_for(ep_serving *s) {
-  ep_serving_hooks h = {hook_changed, hook_gateway, hook_metrics, hook_logs, s};
+  ep_serving_hooks h = {hook_changed,      hook_gateway, hook_metrics,
+                        hook_metrics_json, hook_logs,    hook_logs_follow,
+                        s};
   return h;
 }
 
@@ -276,6 +276,9 @@ int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **ou
   ep_sched_io io = {io_status, io_event, io_asleep, io_capacity, io_log_path, s};
   int rc = ep_sup_init(loop, &sp, &s->sup);
   if (!rc) rc = ep_dlmgr_init(loop, s->home, dl_notify, s, &s->dl);
+  if (!rc)
+    rc = ep_logs_init(loop, (unsigned)env_int("ENDPOINTD_LOG_FOLLOW_POLL_MS", 200),
+                      env_int("ENDPOINTD_LOG_FOLLOWERS_MAX", 8), &s->logs);
   if (!rc) rc = ep_sched_init(loop, s->sup, &kp, &io, &s->sched);
   if (!rc) rc = ep_gw_init(loop, s->sched, &gp, &s->gw);
   if (rc) {
@@ -292,8 +295,9 @@ static void dl_notify(void *ctx, const char *ns, const char *name, const char *l
   ep_serving *s = ctx;
   (void)ended; /* progress re-applies for a fresh message; the end for the folder/error */
   if (line) {
-    char text[1200];
-    int n = snprintf(text, sizeof text, "[hub] %s\n", line);
+    char text[1200], ts[40];
+    ep_time_iso(ep_wall_ms(), ts, sizeof ts);
+    int n = snprintf(text, sizeof text, "%s [hub] %s\n", ts, line);
     ep_sup_log_append(log_path(s, ns, name), text, (size_t)n, 4u << 20);
   }
   hook_changed(s, ns, name);
@@ -331,6 +335,7 @@ int ep_serving_start(ep_serving *s) {
 
 void ep_serving_drain(ep_serving *s) {
   if (s && s->gw) ep_gw_drain(s->gw);
+  if (s) ep_logs_end(s->logs, NULL); /* follow streams end: the server can shut down */
 }
 
 void ep_serving_free(ep_serving *s) {
@@ -339,6 +344,7 @@ void ep_serving_free(ep_serving *s) {
   if (s->sched) ep_sched_free(s->sched);
   if (s->sup) ep_sup_free(s->sup);
   ep_dlmgr_free(s->dl);
+  ep_logs_free(s->logs);
   while (s->types) {
     tcache *t = s->types;
     s->types = t->next;

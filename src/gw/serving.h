@@ -35,7 +35,9 @@ typedef struct {
  *   ENDPOINTD_REPLICA_CONCURRENCY     in-flight per replica before queueing (16)
  *   ENDPOINTD_HOLD_MS                 default hold while waking (120000)
  *   ENDPOINTD_QUEUE_MAX               queued requests per endpoint (256)
- *   ENDPOINTD_STOP_GRACE_MS           SIGTERM -> SIGKILL (5000) */
+ *   ENDPOINTD_STOP_GRACE_MS           SIGTERM -> SIGKILL (5000)
+ *   ENDPOINTD_LOG_FOLLOWERS_MAX       logs?follow=1 streams per endpoint (8)
+ *   ENDPOINTD_LOG_FOLLOW_POLL_MS      how often followed log files are checked (200) */
 int ep_serving_init(uv_loop_t *loop, const ep_serving_params *p, ep_serving **out);
 /* The hooks to install with ep_ctl_set_serving(). */
 ep_serving_hooks ep_serving_hooks_for(ep_serving *s);
