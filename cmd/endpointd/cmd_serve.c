@@ -5,6 +5,7 @@
  * exits 0. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,10 @@ int cmd_serve(int argc, char **argv) {
     return 2;
   }
   ep_log_set_level(lvl);
+  /* A client that resets while its answer is written must not kill the
+   * daemon: writes then fail with EPIPE instead (uv_spawn restores the
+   * default disposition in replicas). */
+  signal(SIGPIPE, SIG_IGN);
   raise_nofile();
   ep_pools pools;
   char perr[512];

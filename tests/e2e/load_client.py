@@ -103,6 +103,26 @@ async def _worker(host, port, raw, per_conn, res, deadline, timeout):
         writer.close()
 
 
+def abort_storm(url, conns=1000, pipelined=20):
+    """Clients that go away mid-answer: each connection pipelines `pipelined`
+    requests and resets the connection (SO_LINGER 0) without reading, so the
+    server writes into dead sockets (EPIPE/ECONNRESET; SIGPIPE if not ignored)."""
+    import socket
+    import struct
+    u = urlsplit(url)
+    raw = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (u.path or "/", u.netloc)).encode()
+    raise_nofile(conns + 256)
+    socks = []
+    for _ in range(conns):
+        s = socket.create_connection((u.hostname, u.port), timeout=10)
+        s.sendall(raw * pipelined)
+        socks.append(s)
+    time.sleep(0.05)
+    for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+
+
 def run(url, conns=100, per_conn=10, method="GET", body=None, headers=None, seconds=30.0,
         timeout=15.0):
     """Runs the load; returns a Result. Bounded by conns*per_conn requests and

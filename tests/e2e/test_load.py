@@ -146,6 +146,10 @@ def test_load_api_and_gateway(d):
             if name == "POST gateway":
                 assert res.status[200] > 0, "no request got through the gateway"
                 assert res.status[429] > 0, "queue bound (ENDPOINTD_QUEUE_MAX=16) never hit"
+        # clients that reset mid-answer: the daemon writes into dead sockets
+        load_client.abort_storm(d.url + "/health", conns=CONNS)
+        time.sleep(0.3)
+        assert d.proc.poll() is None, "daemon died when clients reset (rc %s)" % d.proc.returncode
     time.sleep(1.0)  # connections closed; idle
     after = rss_kib(pid)
     peak_b, after_b = ((ASAN_PEAK_OVER_MIB, ASAN_AFTER_OVER_MIB) if is_asan(pid)
