@@ -10,7 +10,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DENDPOINTD_WERROR=ON
 endif
 
-.PHONY: all deps build run test test-unit asan test-asan test-fuzz bench fuzz clean format
+.PHONY: all deps build run test test-unit asan test-asan test-fuzz bench fuzz soak clean format
 
 all: build
 
@@ -54,6 +54,11 @@ fuzz: deps
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+# Load soak (bench/soak.sh): 1,000 connections for DURATION seconds (default
+# 300) against API and gateway; fails if the daemon dies or its RSS grows.
+soak: build
+	./bench/soak.sh $(BUILD)/endpointd
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
