@@ -18,26 +18,31 @@ static float dot_scalar_f32(const float *x, const void *w, int n) {
   for (; i < n; i++) a0 += x[i] * wf[i];
   return (a0 + a1) + (a2 + a3);
 }
-static float dot_scalar_f16(const float *x, const void *w, int n) {
-  const uint8_t *p = w;
-  float acc = 0;
-  for (int i = 0; i < n; i++) {
-    uint16_t h;
-    memcpy(&h, p + 2 * i, 2);
-    acc += x[i] * ep_f16_to_f32(h);
+/* F16/BF16 rows are summed exactly like F32 rows (same 4 accumulators and
+ * order on the exactly widened values): the matmul widens F16/BF16 rows to
+ * F32 for 4+ input rows, and a row's result must not depend on the batch. */
+#define DOT_SCALAR_16(NAME, CVT)                                      \
+  static float NAME(const float *x, const void *w, int n) {           \
+    const uint8_t *p = w;                                             \
+    float a0 = 0, a1 = 0, a2 = 0, a3 = 0;                             \
+    int i = 0;                                                        \
+    for (; i + 4 <= n; i += 4) {                                      \
+      uint16_t h[4];                                                  \
+      memcpy(h, p + 2 * (size_t)i, 8);                                \
+      a0 += x[i] * CVT(h[0]);                                         \
+      a1 += x[i + 1] * CVT(h[1]);                                     \
+      a2 += x[i + 2] * CVT(h[2]);                                     \
+      a3 += x[i + 3] * CVT(h[3]);                                     \
+    }                                                                 \
+    for (; i < n; i++) {                                              \
+      uint16_t h;                                                     \
+      memcpy(&h, p + 2 * (size_t)i, 2);                               \
+      a0 += x[i] * CVT(h);                                            \
+    }                                                                 \
+    return (a0 + a1) + (a2 + a3);                                     \
   }
-  return acc;
-}
-static float dot_scalar_bf16(const float *x, const void *w, int n) {
-  const uint8_t *p = w;
-  float acc = 0;
-  for (int i = 0; i < n; i++) {
-    uint16_t h;
-    memcpy(&h, p + 2 * i, 2);
-    acc += x[i] * ep_bf16_to_f32(h);
-  }
-  return acc;
-}
+DOT_SCALAR_16(dot_scalar_f16, ep_f16_to_f32)
+DOT_SCALAR_16(dot_scalar_bf16, ep_bf16_to_f32)
 static void cvt_scalar_f16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_F16, (size_t)n); }
 static void cvt_scalar_bf16(float *d, const void *s, int n) { ep_kern_to_f32(d, s, EP_KW_BF16, (size_t)n); }
 
@@ -124,6 +129,7 @@ AVX2_FN static void cvt_avx2_bf16(float *d, const void *s, int n) {
 }
 
 #include "kern/kern_avx2_mm.h"
+#include "kern/kern_avx2_gemv.h"
 
 const ep__isa ep__isa_avx2 = {"avx2",
                               {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16},

@@ -1,0 +1,61 @@
+/* AVX2 Q8 GEMV block (1-3 activation rows), included only by kern_avx2.c
+ * after kern_avx2_mm.h. Measured on Zen 4 (bench/bench_gemv.c): one core
+ * reads ~20 GB/s only while W is streamed row after row; interleaving 4 weight
+ * rows (4 streams) halved F32/F16 throughput and kept the old Q8 tile at
+ * ~6.5 GB/s. So weight rows are read one at a time, each block feeding the
+ * 1-3 x rows, with |x| and the x scales computed once per call and a prefetch
+ * a few rows ahead in the same stream. Every output is summed exactly as in
+ * mm_avx2_q8_tile (one accumulator, blocks in order, hsum4 lane order, bias
+ * last), so results are bitwise equal whatever the batch size. */
+
+#define GV_PF_AHEAD 1024 /* bytes ahead of the current block */
+
+/* one weight row x NR (1..4) Q8 x rows: two accumulators per output (even and
+ * odd blocks) so two FMA chains are in flight, summed as hsum4(even + odd) */
+AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_t ys,
+                                                                 const uint8_t *x, size_t xs,
+                                                                 const uint8_t *wr, int nb,
+                                                                 float bo, const int NR) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 c[4][2];
+  for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  for (int b = 0; b < nb; b++) {
+    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
+    _mm_prefetch((const char *)wb + GV_PF_AHEAD, _MM_HINT_T0);
+    __m256i wq = Q8_LD(wb);
+    float sw = q8_scale(wb);
+    for (int r = 0; r < NR; r++) {
+      const uint8_t *xq = x + (size_t)r * xs + (size_t)b * EP_Q8_BLOCK_BYTES;
+      __m256i xq8 = Q8_LD(xq);
+      __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(xq8, xq8), _mm256_sign_epi8(wq, xq8));
+      __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+      c[r][b & 1] = _mm256_fmadd_ps(s, _mm256_set1_ps(q8_scale(xq) * sw), c[r][b & 1]);
+    }
+  }
+  for (int r = 0; r < NR; r++) c[r][0] = _mm256_add_ps(c[r][0], c[r][1]);
+  float t[4];
+  _mm_storeu_ps(t, hsum4(c[0][0], NR > 1 ? c[1][0] : c[0][0], NR > 2 ? c[2][0] : c[0][0],
+                         NR > 3 ? c[3][0] : c[0][0]));
+  for (int r = 0; r < NR; r++) y[(size_t)r * ys] = t[r] + bo;
+}
+
+/* Q8 matmul block: W streamed row after row, each row used by up to 4 x rows */
+AVX2_FN static void mm_avx2_q8(float *y, size_t ys, const void *xv, size_t xs, int nx, const void *wv,
+                               size_t wrb, int nw, int in, const float *bias) {
+  const uint8_t *w = wv, *xb = xv;
+  int nb = (in + EP_Q8_BLOCK - 1) / EP_Q8_BLOCK;
+  for (int o = 0; o < nw; o++) {
+    const uint8_t *wr = w + (size_t)o * wrb;
+    float bo = bias ? bias[o] : 0.0f;
+    for (int i = 0; i < nx; i += 4) {
+      const uint8_t *x = xb + (size_t)i * xs;
+      float *yo = y + (size_t)i * ys + o;
+      switch (nx - i < 4 ? nx - i : 4) {
+        case 1: q8_row(yo, ys, x, xs, wr, nb, bo, 1); break;
+        case 2: q8_row(yo, ys, x, xs, wr, nb, bo, 2); break;
+        case 3: q8_row(yo, ys, x, xs, wr, nb, bo, 3); break;
+        default: q8_row(yo, ys, x, xs, wr, nb, bo, 4); break;
+      }
+    }
+  }
+}
