@@ -91,7 +91,23 @@ static int spec_option(cli_args *a, mgmt_args *m) {
   return 0;
 }
 
+static int print_chunk(void *ud, const char *text, int special) {
+  (void)ud;
+  (void)special;
+  fputs(text, stdout);
+  fflush(stdout);
+  return 0;
+}
+
+/* --follow: one streamed request (logs?follow=1) until the endpoint is
+ * deleted or the daemon stops; a daemon without follow support (501) is
+ * polled every second instead. */
 static int do_logs(ep_client *c, const cli_opts *o, const char *name, int follow) {
+  if (follow) {
+    int err = ep_endpoint_logs_follow(c, o->ns, name, 0, print_chunk, NULL);
+    if (!err) return 0;
+    if (ep_client_http_status(c) != 501) return cli_fail(c, err, "logs");
+  }
   size_t printed = 0;
   for (;;) {
     char *text = NULL;

@@ -180,6 +180,18 @@ int ep_endpoint_wait(ep_client *c, ep_endpoint *e, double timeout_s, double ever
 
 /* Endpoint logs (GET .../logs): *out_text is malloc'd text the caller frees. */
 int ep_endpoint_logs(ep_client *c, const char *ns, const char *name, char **out_text);
+/* Token callback for streams: text of one token (or chat delta;
+ * log text for ep_endpoint_logs_follow), special =
+ * token.special. Return non-zero to stop the stream (-> EP_CLIENT_ECANCELED). */
+typedef int (*ep_token_cb)(void *ud, const char *text, int special);
+
+/* Follows the endpoint's logs (GET .../logs?follow=1&tail=N): cb gets the
+ * last `tail` lines (0 = all), then text as it is appended (chunks, not
+ * necessarily whole lines; `special` is 0). Blocks until the server ends the
+ * stream (endpoint deleted, daemon stopping: returns 0), an error, or cb
+ * returns non-zero (EP_CLIENT_ECANCELED). No whole-request timeout. */
+int ep_endpoint_logs_follow(ep_client *c, const char *ns, const char *name, int tail,
+                            ep_token_cb cb, void *ud);
 
 /* ---- whoami -------------------------------------------------------------------- */
 typedef struct {
@@ -225,10 +237,6 @@ typedef struct {
 } ep_gen_params;
 
 ep_gen_params ep_gen_default_params(void);
-
-/* Token callback for streams: text of one token (or chat delta), special =
- * token.special. Return non-zero to stop the stream (-> EP_CLIENT_ECANCELED). */
-typedef int (*ep_token_cb)(void *ud, const char *text, int special);
 
 /* TGI text generation on POST {url}: *out_text = generated_text. */
 int ep_text_generation(ep_client *c, const char *url, const char *prompt, const ep_gen_params *p,

@@ -56,7 +56,8 @@ typedef enum {
   EPC_TGI,       /* result = generated_text of object or array[0] */
   EPC_CHAT,      /* result = choices[0].message.content */
   EPC_TGI_STREAM, /* SSE of TGI StreamResponse */
-  EPC_CHAT_STREAM /* SSE of chat.completion.chunk until [DONE] */
+  EPC_CHAT_STREAM, /* SSE of chat.completion.chunk until [DONE] */
+  EPC_TEXT_STREAM  /* 2xx body handed to cb chunk by chunk (log follow) */
 } epc_kind;
 
 typedef struct epc_req {

@@ -163,6 +163,35 @@ int ep_endpoint_logs(ep_client *c, const char *ns, const char *name, char **out_
   return mgmt_call(c, "GET", n, name, "logs", NULL, out_text);
 }
 
+int ep_endpoint_logs_follow(ep_client *c, const char *ns, const char *name, int tail,
+                            ep_token_cb cb, void *ud) {
+  int err = check_name(c, name);
+  if (err) return err;
+  RESOLVE(c, ns, n);
+  char *base = epc_mgmt_url(c->url, n, name, "logs");
+  size_t len = base ? strlen(base) + 48 : 0;
+  char *url = base ? malloc(len) : NULL;
+  if (!url) {
+    free(base);
+    return epc_set_error(c, EP_CLIENT_ENOMEM, 0, "out of memory");
+  }
+  snprintf(url, len, "%s?follow=1&tail=%d", base, tail > 0 ? tail : 0);
+  free(base);
+  epc_req r;
+  err = epc_req_init(&r, c, "GET", url, NULL, EPC_TEXT_STREAM);
+  if (!err) {
+    r.cb = cb;
+    r.ud = ud;
+    curl_easy_setopt(r.easy, CURLOPT_TIMEOUT_MS, 0L); /* a stream: no whole-request limit */
+    err = epc_req_perform(&r, NULL);
+  } else {
+    epc_set_error(c, err, 0, "%s", ep_client_strerror(err));
+  }
+  epc_req_free(&r);
+  free(url);
+  return err;
+}
+
 /* Append the endpoints of one namespace to *list. */
 static int list_one(ep_client *c, const char *ns, ep_endpoint ***list, size_t *n) {
   char *resp = NULL;

@@ -38,8 +38,17 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
     int streaming = r->kind == EPC_TGI_STREAM || r->kind == EPC_CHAT_STREAM;
     r->mode = (streaming && st >= 200 && st < 300 && ct && !strncasecmp(ct, "text/event-stream", 17))
                   ? 2 : 1;
+    if (r->kind == EPC_TEXT_STREAM && st >= 200 && st < 300) r->mode = 3;
   }
   if (r->mode == 1) return epc_buf_add(&r->resp, p, n) ? 0 : n;
+  if (r->mode == 3) { /* plain text chunks straight to the callback */
+    char *t = strndup(p, n);
+    if (!t) return 0;
+    int stop = r->cb && r->cb(r->ud, t, 0);
+    free(t);
+    if (stop) r->canceled = 1;
+    return stop ? 0 : n;
+  }
   return epc_sse_feed(&r->sse, p, n) ? 0 : n;
 }
 
@@ -116,6 +125,10 @@ static int result_for_kind(epc_req *r, char **result) {
       }
       if (r->kind == EPC_TGI_STREAM && r->final_text) text = strdup(r->final_text);
       else text = strdup(epc_buf_str(&r->text));
+      if (!text) err = EP_CLIENT_ENOMEM;
+      break;
+    case EPC_TEXT_STREAM:
+      text = strdup(epc_buf_str(&r->resp)); /* "" unless the answer was not 2xx */
       if (!text) err = EP_CLIENT_ENOMEM;
       break;
   }

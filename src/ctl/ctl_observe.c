@@ -54,7 +54,11 @@ static int query_since(ep_http_req *r, int64_t *out) {
   *out = 0;
   if (!v || !*v) return 0;
   if (strchr(v, 'T')) {
-    if (ep_time_parse_iso(v, out) == EP_OK) return 0;
+    int y, mo, d, h, mi, sec;
+    if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) == 6 && mo >= 1 &&
+        mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec < 61 &&
+        ep_time_parse_iso(v, out) == EP_OK)
+      return 0;
   } else {
     char *end;
     double secs = strtod(v, &end);
