@@ -68,6 +68,7 @@ export async function logs(ns, name, tail = 300) {
   const res = await request('GET', `${epPath(ns, name)}/logs?tail=${tail}`, { raw: true });
   return res.text();
 }
+export const events = (ns, name, limit = 80) => request('GET', `${epPath(ns, name)}/events?limit=${limit}`);
 export async function metricsText() {
   const res = await request('GET', '/metrics', { raw: true });
   return res.text();

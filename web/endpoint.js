@@ -1,11 +1,10 @@
 // Endpoint page: status + timeline, pause/resume/scale-to-zero/delete (confirmation dialog),
-// update form (replicas, model), live logs (polled) and metrics charts; hosts the playground.
+// update form (replicas, model), live logs (polled every 2 s: tail=400), the timeline from
+// GET .../events and metrics charts from GET /metrics; hosts the playground.
 import * as api from './api.js';
 import { h, clear, field, badge, fmtTime, copyButton, announce, poller } from './util.js';
 import { CHARTS, EndpointMetrics, drawChart } from './metrics.js';
 import { renderPlayground } from './playground.js';
-
-const EVENT_RE = /\b(state|pending|initializ|running|paused|resum|scal|wak|updat|fail|error|ready|start|stop|crash|restart|creat|delet)/i;
 
 function kv(pairs) {
   return h('dl', { class: 'kv' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
@@ -110,13 +109,17 @@ export function renderEndpoint(ctx, ns, name) {
         const atBottom = logPre.scrollTop + logPre.clientHeight >= logPre.scrollHeight - 8;
         logPre.textContent = txt || '(no log lines yet)';
         if (follow.checked && atBottom !== false) logPre.scrollTop = logPre.scrollHeight;
-        for (const line of txt.split('\n').slice(-200)) {
-          const mt = line.match(/^(\d{4}-\d\d-\d\dT[\d:.]+Z?)\s+(.*)$/);
-          if (mt && EVENT_RE.test(mt[2]) && /(state|event|endpoint|replica)/i.test(mt[2])) addEvent(mt[1], mt[2].slice(0, 160));
-        }
         lastLog = txt;
       }
     } catch (e) { logErr.textContent = `Logs: ${e.message}`; }
+  };
+
+  // Timeline: the endpoint's stored events (created, state changes, pause/resume, updates).
+  const loadEvents = async () => {
+    try {
+      const r = await api.events(ns, name, 80);
+      for (const e of (r && r.items) || []) addEvent(e.ts, `${e.kind}: ${e.message}`.slice(0, 160));
+    } catch { /* the status card shows errors; the timeline keeps what it has */ }
   };
 
   // Metrics
@@ -155,9 +158,7 @@ export function renderEndpoint(ctx, ns, name) {
     const st = e.status || {};
     clear(badgeBox).append(badge(st.state));
     if (lastState && st.state !== lastState) announce(`${name} is now ${st.state}`);
-    if (st.state !== lastState) addEvent(new Date().toISOString(), `state → ${st.state}${st.message ? ` (${st.message})` : ''}`);
     lastState = st.state;
-    if (st.createdAt) addEvent(st.createdAt, `created${st.createdBy && st.createdBy.name ? ` by ${st.createdBy.name}` : ''}`);
     const c = e.compute || {}; const sc = c.scaling || {}; const md = e.model || {};
     const image = md.image && md.image.custom ? `custom: ${md.image.custom.url}` : 'built-in engine';
     clear(statusBox).append(kv([
@@ -191,7 +192,7 @@ export function renderEndpoint(ctx, ns, name) {
   function stopAll() { polls.forEach((p) => p.stop()); polls = []; }
   function startPolls() {
     if (stopped) return;
-    polls = [poller(loadEp, 2000), poller(loadMetrics, 2000),
+    polls = [poller(loadEp, 2000), poller(loadMetrics, 2000), poller(loadEvents, 2000),
       poller(async () => { if (follow.checked || !lastLog) await loadLogs(); }, 2000)];
   }
   startPolls();

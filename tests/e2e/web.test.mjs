@@ -220,3 +220,64 @@ test('dashboard fits a 390x844 phone viewport', async () => {
   await page.close();
   assert.deepEqual(consoleErrors, [], `console errors:\n${consoleErrors.join('\n')}`);
 });
+
+// Charts and timeline on the real daemon: a "cmd:" endpoint running the stand-in replica
+// (fixtures/replica.py) gets traffic while its page is open; the charts must show numbers
+// parsed from the daemon's /metrics and the timeline the endpoint's stored events.
+test('dashboard: charts show numbers and the timeline shows events for a running endpoint', async (t) => {
+  if (MOCK) { t.skip('needs the real daemon and a running replica'); return; }
+  const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const me = await (await apiGet('/api/whoami-v2')).json();
+  const ns = me.name;
+  const name = `web-chart-${crypto.randomBytes(3).toString('hex')}`;
+  const replica = path.join(HERE, 'fixtures', 'replica.py');
+  const body = {
+    name, type: 'public', accountId: null, provider: { vendor: 'local', region: 'local' },
+    compute: { accelerator: 'cpu', instanceSize: 'x1', instanceType: 'cpu', scaling: { minReplica: 1, maxReplica: 1 } },
+    model: { repository: HERE, task: 'custom', framework: 'custom',
+      image: { custom: { url: `cmd:/usr/bin/python3 ${replica} --port {port}`, healthRoute: '/health' } } },
+  };
+  const cr = await fetch(`${origin}/v2/endpoint/${ns}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+  assert.equal(cr.status, 201, await cr.text());
+  const endR = Date.now() + 20000; let ep;
+  do { ep = await (await apiGet(`/v2/endpoint/${ns}/${name}`)).json(); if (ep.status.state === 'running') break; await sleep(200); } while (Date.now() < endR);
+  assert.equal(ep.status.state, 'running', JSON.stringify(ep.status));
+
+  const page = await newPage(1280, 800);
+  await signIn(page);
+  await page.goto(`${origin}/#/ep/${ns}/${name}`, { waitUntil: 'load' });
+  await page.waitForSelector('#chart-rps output');
+  let stop = false; let sent = 0;
+  const traffic = (async () => {
+    while (!stop) {
+      const r = await fetch(`${origin}/endpoints/${ns}/${name}/generate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"inputs":"x"}' });
+      assert.equal(r.status, 200);
+      await r.text(); sent += 1;
+      await sleep(40);
+    }
+  })();
+  const out = (id) => page.$eval(`#chart-${id} output`, (e) => e.textContent);
+  const num = /^\d+(\.\d+)?/;
+  const ONE_ONE = /^1(\.0+)? \/ 1(\.0+)?$/;
+  const endC = Date.now() + 20000; let rps = '—'; let lat = '—'; let reps = '—';
+  while (Date.now() < endC) {
+    [rps, lat, reps] = [await out('rps'), await out('lat'), await out('replicas')];
+    if (num.test(rps) && Number.parseFloat(rps) > 0 && num.test(lat) && ONE_ONE.test(reps)) break;
+    await sleep(250);
+  }
+  stop = true; await traffic;
+  assert.ok(sent > 10, `sent ${sent} requests`);
+  assert.ok(num.test(rps) && Number.parseFloat(rps) > 0, `Requests/s chart shows ${rps}`);
+  assert.match(lat, /^\d+(\.\d+)? ms \/ \d+(\.\d+)? ms$/, `latency chart shows ${lat}`);
+  assert.match(reps, ONE_ONE, `replicas chart shows ${reps}`);
+  assert.match(await out('queue'), /^\d/);
+  // The timeline lists the stored events, oldest "created" included.
+  const items = await page.$$eval('ol.timeline li', (ls) => ls.map((l) => l.textContent));
+  assert.ok(items.some((x) => /created: endpoint created/.test(x)), items.join('\n'));
+  assert.ok(items.some((x) => /state: .*running/.test(x)), items.join('\n'));
+  await page.screenshot({ path: path.join(OUT, 'charts-1280x800.png'), fullPage: true });
+  await page.close();
+  const del = await fetch(`${origin}/v2/endpoint/${ns}/${name}`, { method: 'DELETE', headers: auth });
+  assert.ok(del.ok);
+  assert.deepEqual(consoleErrors, [], `console errors:\n${consoleErrors.join('\n')}`);
+});

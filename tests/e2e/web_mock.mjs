@@ -105,6 +105,11 @@ export function startMock({ port, token, webDir }) {
       const ep = eps.get(name);
       if (!ep) return send(res, 404, { error: `Endpoint ${name} not found` });
       if (verb === 'logs') return send(res, 200, logs.get(`${ns}/${name}`) || '', 'text/plain');
+      if (verb === 'events') {
+        const items = (logs.get(`${ns}/${name}`) || '').split('\n').filter(Boolean)
+          .map((l) => ({ ts: l.slice(0, l.indexOf(' ')), kind: 'state', message: l.slice(l.indexOf(' ') + 1) }));
+        return send(res, 200, { items });
+      }
       if (verb === 'pause') { setState(ep, 'paused'); return send(res, 200, ep); }
       if (verb === 'resume') { setState(ep, 'pending'); setTimeout(() => ep.status.state === 'pending' && setState(ep, 'running'), 1500); return send(res, 200, ep); }
       if (verb === 'scale-to-zero') { setState(ep, 'scaledToZero'); return send(res, 200, ep); }
