@@ -113,8 +113,12 @@ static int ids_seq(tctx *c, json_t *arr, ep_enc_seq *s) {
   json_t *v;
   if (!n) return fail(c, 400, "Empty", "Input validation error: `inputs` cannot be empty");
   if (n > (size_t)c->t->max_input) {
-    if (!c->truncate)
-      return fail(c, 422, "Validation", "Input validation error: too many tokens for the model");
+    if (!c->truncate) {
+      char m[160];
+      snprintf(m, sizeof m, "Input validation error: `inputs` must have less than %d tokens. Given: %zu",
+               c->t->max_input + 1, n);
+      return fail(c, 422, "Validation", m);
+    }
     n = (size_t)c->t->max_input;
   }
   int32_t *ids = malloc(n * sizeof *ids);
@@ -124,13 +128,29 @@ static int ids_seq(tctx *c, json_t *arr, ep_enc_seq *s) {
     json_int_t x = json_integer_value(v);
     if (!json_is_integer(v) || x < 0 || x >= ep_encoder_get_info(c->t->enc)->vocab_size) {
       free(ids);
-      return fail(c, 422, "Validation", "Input validation error: token ids must be integers in the vocabulary");
+      char m[160];
+      snprintf(m, sizeof m, "Input validation error: `inputs` must be strings or token ids (integers in [0, %d))",
+               ep_encoder_get_info(c->t->enc)->vocab_size);
+      return fail(c, 422, "Validation", m);
     }
     ids[i] = (int32_t)x;
   }
   s->ids = ids;
   s->n = n;
   return 0;
+}
+
+static const char *json_kind(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: return "an object";
+  case JSON_ARRAY: return "a list";
+  case JSON_STRING: return "a string";
+  case JSON_INTEGER:
+  case JSON_REAL: return "a number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "a boolean";
+  default: return "null";
+  }
 }
 
 /* inputs: str | [str] | [int] | [[int]] (pairs only for /predict: see below). */
@@ -146,7 +166,11 @@ static tei_job *job_from_inputs(tctx *c, json_t *inputs, tei_op op, tei_resp res
   int ids_one = json_is_array(inputs) && json_array_size(inputs) && json_is_integer(json_array_get(inputs, 0));
   if (!single && !ids_one) {
     if (!json_is_array(inputs)) {
-      fail(c, 422, "Validation", "`inputs` must be a string, a list of strings or token ids");
+      snprintf(c->err, sizeof c->err,
+               "Input validation error: `inputs` must be a string, a list of strings or token ids, not %s",
+               json_kind(inputs));
+      c->status = 422;
+      c->etype = "Validation";
       goto bad;
     }
     n = json_array_size(inputs);
@@ -185,7 +209,10 @@ static tei_job *job_from_inputs(tctx *c, json_t *inputs, tei_op op, tei_resp res
     } else if (json_is_array(x)) {
       r = ids_seq(c, x, &j->seqs[i]);
     } else {
-      fail(c, 422, "Validation", "`inputs` must be a string, a list of strings or token ids");
+      snprintf(c->err, sizeof c->err, "Input validation error: `inputs[%zu]` must be a string or token ids, not %s", i,
+               json_kind(x));
+      c->status = 422;
+      c->etype = "Validation";
       goto bad;
     }
     j->nseq = i + 1;
@@ -287,6 +314,14 @@ static void do_similarity(tctx *c, json_t *b) {
   }
   if (!json_array_size(sents)) {
     fail(c, 400, "Empty", "Input validation error: `sentences` cannot be empty");
+    return reply_fail(c);
+  }
+  if (json_array_size(sents) > (size_t)c->t->max_client_batch) {
+    snprintf(c->err, sizeof c->err,
+             "Input validation error: `sentences` batch size %zu > maximum allowed batch size %d",
+             json_array_size(sents), c->t->max_client_batch);
+    c->status = 422;
+    c->etype = "Validation";
     return reply_fail(c);
   }
   if (common_opts(c, json_is_object(params) ? params : b)) return reply_fail(c);
