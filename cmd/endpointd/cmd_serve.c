@@ -33,6 +33,7 @@ typedef struct {
   const char *host, *home, *log_level, *web_dir, *public_url, *config;
   int port;
   size_t max_body, max_conns;
+  unsigned header_timeout_ms;
 } serve_opts;
 
 typedef struct {
@@ -59,7 +60,10 @@ static void usage(FILE *f) {
           "                (env ENDPOINTD_MAX_CONNECTIONS; default: half the file limit,\n"
           "                whose soft value is raised to the hard one at start)\n"
           "  --config      JSON config file: replica pools, e.g. Slurm (env ENDPOINTD_CONFIG)\n"
-          "env ENDPOINTD_ADMIN_TOKEN: use this text as the admin's write token.\n");
+          "env ENDPOINTD_ADMIN_TOKEN: use this text as the admin's write token (removed\n"
+          "    from the environment after start, so replicas do not inherit it).\n"
+          "env ENDPOINTD_HEADER_TIMEOUT_MS: a request must arrive whole within this time\n"
+          "    after its first byte, else 408 (default 10000).\n");
 }
 
 static const char *env_or(const char *name, const char *dflt) {
@@ -77,6 +81,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o) {
   o->config = env_or("ENDPOINTD_CONFIG", NULL);
   o->max_body = (size_t)strtoull(env_or("ENDPOINTD_MAX_BODY_BYTES", "8388608"), NULL, 10);
   o->max_conns = (size_t)strtoull(env_or("ENDPOINTD_MAX_CONNECTIONS", "0"), NULL, 10);
+  o->header_timeout_ms = (unsigned)strtoul(env_or("ENDPOINTD_HEADER_TIMEOUT_MS", "0"), NULL, 10);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -257,6 +262,8 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "endpointd serve: admin bootstrap failed: %s\n", ep_strerror(rc));
     goto out;
   }
+  /* replicas inherit the daemon's environment: the admin token must not be in it */
+  unsetenv("ENDPOINTD_ADMIN_TOKEN");
   if (created) {
     if (write_secret_file(tok_path, admin_tok))
       fprintf(stderr, "endpointd serve: warning: cannot write %s\n", tok_path);
@@ -292,6 +299,7 @@ int cmd_serve(int argc, char **argv) {
   hp.max_body_bytes = o.max_body;
   hp.name = "api";
   hp.max_conns = o.max_conns;
+  if (o.header_timeout_ms) hp.header_timeout_ms = o.header_timeout_ms;
   if ((rc = ep_http_server_start(loop, &hp, ep_ctl_handle, ctl, &s.srv))) {
     fprintf(stderr, "endpointd serve: cannot listen on %s:%d: %s\n", o.host, o.port,
             ep_strerror(rc));

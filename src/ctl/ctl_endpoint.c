@@ -42,6 +42,22 @@ static void set_str(char **dst, const char *v) {
   *dst = v ? strdup(v) : NULL;
 }
 
+/* A custom image url "cmd:<command>" runs a shell command on the host as the
+ * daemon's user: only administrators may set or change one (403). */
+static const char *cmd_url(json_t *spec) {
+  json_t *custom = json_object_get(
+      json_object_get(json_object_get(json_object_get(spec, "model"), "image"), "custom"), "url");
+  const char *u = json_string_value(custom);
+  return u && !strncmp(u, "cmd:", 4) ? u : NULL;
+}
+
+static int check_cmd_allowed(ep_http_req *r, const ep_principal *who, json_t *old, json_t *spec) {
+  const char *u = cmd_url(spec), *was = old ? cmd_url(old) : NULL;
+  if (!u || who->user.is_admin || (was && !strcmp(was, u))) return 0;
+  ep_http_respond_error(r, 403, "only administrators may use a 'cmd:' custom image url");
+  return -1;
+}
+
 /* What can be known about the model without downloading it (huggingface
  * images only): a folder on disk must fit the task; a Hub id that is not
  * cached cannot be fetched while HF_HUB_OFFLINE is set. Answers 422. */
@@ -97,7 +113,7 @@ void ep__ctl_ep_create(ep_http_req *r, const ep_route_params *p, void *ctx) {
     ep_http_respond_error(r, e.status, "%s", e.msg);
     return;
   }
-  if (check_model(c, r, spec)) {
+  if (check_cmd_allowed(r, &who, NULL, spec) || check_model(c, r, spec)) {
     json_decref(spec);
     return;
   }
@@ -201,6 +217,12 @@ void ep__ctl_ep_update(ep_http_req *r, const ep_route_params *p, void *ctx) {
     json_decref(cur);
     ep_endpoint_row_clear(&row);
     ep_http_respond_error(r, e.status, "%s", e.msg);
+    return;
+  }
+  if (check_cmd_allowed(r, &who, cur, next)) {
+    json_decref(cur);
+    json_decref(next);
+    ep_endpoint_row_clear(&row);
     return;
   }
   char *a = dump(cur), *b = dump(next);

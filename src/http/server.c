@@ -201,6 +201,13 @@ static int on_url(http_parser *p, const char *at, size_t n) {
 
 static int on_header_field(http_parser *p, const char *at, size_t n) {
   ep_http_conn *c = p->data;
+  /* http-parser (non-strict) lets SP/HT into names: "Transfer-Encoding : chunked"
+   * would then be a different header here than in a front proxy (smuggling) */
+  if (memchr(at, ' ', n) || memchr(at, '\t', n)) {
+    c->err_status = 400;
+    http_parser_pause(p, 1);
+    return 0;
+  }
   if (c->last_was_value && add_header(c)) return -1;
   c->last_was_value = 0;
   ep_buf_append(&c->hfield, at, n);
@@ -302,7 +309,13 @@ static void conn_process(ep_http_conn *c) {
     ep_buf_consume(&c->pending, n);
     if (c->err_status) {
       ep__conn_send_simple(c, c->err_status,
-                           c->err_status == 413 ? "request body too large" : "request headers too large");
+                           c->err_status == 413   ? "request body too large"
+                           : c->err_status == 431 ? "request headers too large"
+                                                  : "invalid header name");
+      break;
+    }
+    if (e == HPE_HEADER_OVERFLOW) { /* the parser's own 80 KiB cap on the header block */
+      ep__conn_send_simple(c, 431, "request headers too large");
       break;
     }
     if (e != HPE_OK && e != HPE_PAUSED) {
