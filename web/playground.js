@@ -68,7 +68,7 @@ export function renderPlayground(box, ep) {
 
   const bodyFor = (k) => {
     if (k === 'generate') return { inputs: inputs.prompt.value, parameters: { max_new_tokens: Number(inputs.maxNew.value) || 64,
-      ...(Number(inputs.temp.value) > 0 ? { temperature: Number(inputs.temp.value), do_sample: true } : {}) } };
+      ...(Number(inputs.temp.value) > 0 ? { temperature: Number(inputs.temp.value), do_sample: true } : { do_sample: false }) } };
     if (k === 'chat') return { model: 'tgi', messages: [...(inputs.system.value.trim() ? [{ role: 'system', content: inputs.system.value }] : []),
       { role: 'user', content: inputs.user.value }], max_tokens: Number(inputs.maxTok.value) || 128, stream: true };
     if (k === 'embed') { const lines = inputs.texts.value.split('\n').map((s) => s.trim()).filter(Boolean); return { inputs: lines.length === 1 ? lines[0] : lines }; }
