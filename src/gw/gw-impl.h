@@ -35,7 +35,7 @@ struct gw_call {
   gw_ep *ge;
   ep_http_req *req;      /* freed by the server once answered */
   uint64_t start_ns;     /* req->start_ns, kept for the latency metric */
-  char *target;          /* subpath + query, malloc'd */
+  char *target;          /* subpath + query, in req's arena (used before answering) */
   uint64_t deadline_ms;  /* while queued */
   int held;              /* queued while no replica was ready (wake) */
   ep_sched_replica *rep; /* while proxying */

@@ -76,7 +76,6 @@ static double call_seconds(const gw_call *c) {
 
 static void call_free(gw_call *c) {
   ep_buf_free(&c->body);
-  free(c->target);
   free(c);
 }
 
@@ -237,6 +236,22 @@ static uint64_t hold_header_ms(ep_gw *g, ep_http_req *req) {
   return 0;
 }
 
+/* Upstream target "subpath[?query]" in the request arena (the call only
+ * forwards while the request is unanswered). */
+static char *make_target(ep_http_req *req, const char *subpath) {
+  const char *sp = subpath && *subpath ? subpath : "/";
+  size_t ls = strlen(sp), lq = req->query ? strlen(req->query) : 0;
+  char *t = ep_arena_alloc(&req->arena, ls + lq + 2);
+  if (!t) return NULL;
+  memcpy(t, sp, ls);
+  if (lq) {
+    t[ls] = '?';
+    memcpy(t + ls + 1, req->query, lq);
+  }
+  t[ls + (lq ? lq + 1 : 0)] = '\0';
+  return t;
+}
+
 void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
                   const char *subpath) {
   gw_ep *ge = ep__gw_ep(g, ns, name);
@@ -264,11 +279,11 @@ void ep_gw_handle(ep_gw *g, ep_http_req *req, const char *ns, const char *name,
                 ep_sched_ep_error(ep) ? ep_sched_ep_error(ep) : "see its logs");
     return;
   }
-  ep_buf t = EP_BUF_INIT;
-  ep_buf_puts(&t, subpath && *subpath ? subpath : "/");
-  if (req->query && *req->query) ep_buf_printf(&t, "?%s", req->query);
-  c->target = ep_buf_steal(&t);
-  if (!c->target) c->target = strdup("/");
+  c->target = make_target(req, subpath);
+  if (!c->target) {
+    ep__gw_fail(c, 500, 0, "Internal Server Error: out of memory");
+    return;
+  }
   ep_http_req_on_abort(req, on_abort, c);
   int waking = ep_sched_ep_waking(ep);
   ep_sched_ep_touch(ep); /* activity; wakes a scaled-to-zero endpoint */

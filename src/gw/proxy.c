@@ -16,25 +16,30 @@
 const double ep__gw_buckets[EP_GW_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                0.5,   1,    2.5,   5,    10,  1e300};
 
+/* Headers not passed through in either direction (hop-by-hop, or set by our
+ * server/client itself). Switch on the length first: this runs for every
+ * header of every proxied request and response. */
 static int hop_by_hop(const char *n) {
-  static const char *const k[] = {"Connection",
-                                  "Keep-Alive",
-                                  "Transfer-Encoding",
-                                  "Content-Length",
-                                  "Host",
-                                  "Authorization",
-                                  "Proxy-Authorization",
-                                  "TE",
-                                  "Upgrade",
-                                  "Trailer",
-                                  "Date",
-                                  "Server",
-                                  "X-Request-Id",
-                                  "Content-Type",
-                                  NULL};
-  for (int i = 0; k[i]; i++)
-    if (!strcasecmp(n, k[i])) return 1;
-  return 0;
+  switch (strlen(n)) {
+  case 2: return !strcasecmp(n, "TE");
+  case 4: return !strcasecmp(n, "Host") || !strcasecmp(n, "Date");
+  case 6: return !strcasecmp(n, "Server");
+  case 7: return !strcasecmp(n, "Upgrade") || !strcasecmp(n, "Trailer");
+  case 10: return !strcasecmp(n, "Connection") || !strcasecmp(n, "Keep-Alive");
+  case 12: return !strcasecmp(n, "X-Request-Id") || !strcasecmp(n, "Content-Type");
+  case 13: return !strcasecmp(n, "Authorization");
+  case 14: return !strcasecmp(n, "Content-Length");
+  case 17: return !strcasecmp(n, "Transfer-Encoding");
+  case 19: return !strcasecmp(n, "Proxy-Authorization");
+  default: return 0;
+  }
+}
+
+static void set_ctype(gw_call *c, const char *v) {
+  size_t n = strlen(v);
+  if (n >= sizeof c->ctype) n = sizeof c->ctype - 1;
+  memcpy(c->ctype, v, n);
+  c->ctype[n] = '\0';
 }
 
 static void up_head(ep_http_creq *q, int status, const ep_http_header *h, size_t n, void *ud) {
@@ -42,16 +47,17 @@ static void up_head(ep_http_creq *q, int status, const ep_http_header *h, size_t
   gw_call *c = ud;
   c->status = status;
   long long clen = -1;
-  snprintf(c->ctype, sizeof c->ctype, "application/octet-stream");
+  set_ctype(c, "application/octet-stream");
   int has_ctype = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!strcasecmp(h[i].name, "Content-Type")) {
-      snprintf(c->ctype, sizeof c->ctype, "%s", h[i].value);
+    if (!hop_by_hop(h[i].name)) {
+      ep_http_add_header(c->req, h[i].name, h[i].value);
+    } else if (!strcasecmp(h[i].name, "Content-Type")) {
+      set_ctype(c, h[i].value);
       has_ctype = 1;
     } else if (!strcasecmp(h[i].name, "Content-Length")) {
       clen = strtoll(h[i].value, NULL, 10);
     }
-    if (!hop_by_hop(h[i].name)) ep_http_add_header(c->req, h[i].name, h[i].value);
   }
   int sse = has_ctype && strstr(c->ctype, "text/event-stream") != NULL;
   if (clen >= 0 && (size_t)clen <= c->g->p.buffer_max_bytes && !sse) {

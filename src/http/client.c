@@ -291,13 +291,19 @@ static void req_start_on(ep_http_creq *r, cconn *c) {
     c->timer.repeat = r->timeout_ms;
     uv_timer_start(&c->timer, on_timer, r->timeout_ms, r->timeout_ms);
   }
-  wreq *wr = malloc(sizeof *wr + r->out.len);
+  /* straight to the socket when it takes the request (no copy, no queued
+   * write); the rest, if any, is copied into a queued uv_write */
+  uv_buf_t whole = uv_buf_init(r->out.data, (unsigned)r->out.len);
+  int w = uv_try_write((uv_stream_t *)&c->tcp, &whole, 1);
+  size_t done = w > 0 ? (size_t)w : 0; /* an error is reported by the queued write, later */
+  if (done == r->out.len) return;
+  wreq *wr = malloc(sizeof *wr + (r->out.len - done));
   if (!wr) {
     conn_fail(c, EP_ENOMEM);
     return;
   }
-  wr->len = r->out.len;
-  memcpy(wr->data, r->out.data, r->out.len);
+  wr->len = r->out.len - done;
+  memcpy(wr->data, r->out.data + done, wr->len);
   uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
     free(wr);
@@ -378,6 +384,54 @@ void ep_http_client_forget_port(ep_http_client *c, int port) {
 
 static int ci_eq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
+/* Headers the client writes itself (Host, Content-Length, Connection) or
+ * that must not pass (Transfer-Encoding, Keep-Alive). */
+static int own_header(const char *n) {
+  switch (strlen(n)) {
+  case 4: return ci_eq(n, "Host");
+  case 10: return ci_eq(n, "Connection") || ci_eq(n, "Keep-Alive");
+  case 14: return ci_eq(n, "Content-Length");
+  case 17: return ci_eq(n, "Transfer-Encoding");
+  default: return 0;
+  }
+}
+
+static int put(ep_buf *b, const char *s) { return ep_buf_append(b, s, strlen(s)); }
+
+static int put_uint(ep_buf *b, unsigned long long v) {
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  char out[24];
+  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return ep_buf_append(b, out, (size_t)n);
+}
+
+/* Serializes the request (no printf: it is on every proxied request's path). */
+static int build_request(ep_buf *b, const ep_http_client_reqspec *rs, const char *host, int port,
+                         int keep) {
+  size_t need = strlen(rs->method) + strlen(rs->target) + strlen(host) + 96 + rs->body_len;
+  for (size_t i = 0; i < rs->nheaders; i++)
+    need += strlen(rs->headers[i].name) + strlen(rs->headers[i].value) + 4;
+  int rc = ep_buf_reserve(b, need);
+  rc = rc || put(b, rs->method) || put(b, " ") || put(b, rs->target) ||
+       put(b, " HTTP/1.1\r\nHost: ") || put(b, host) || put(b, ":") ||
+       put_uint(b, (unsigned)port) || put(b, "\r\n");
+  for (size_t i = 0; i < rs->nheaders && !rc; i++) {
+    const ep_http_header *h = &rs->headers[i];
+    if (own_header(h->name)) continue;
+    if (strpbrk(h->name, "\r\n:") || strpbrk(h->value, "\r\n")) continue; /* no injection */
+    rc = put(b, h->name) || put(b, ": ") || put(b, h->value) || put(b, "\r\n");
+  }
+  int has_body = rs->body_len > 0 || (!ci_eq(rs->method, "GET") && !ci_eq(rs->method, "HEAD"));
+  if (!rc && has_body)
+    rc = put(b, "Content-Length: ") || put_uint(b, rs->body_len) || put(b, "\r\n");
+  if (!rc) rc = put(b, keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+  if (!rc && rs->body_len) rc = ep_buf_append(b, rs->body, rs->body_len);
+  return rc;
+}
+
 int ep_http_client_send(ep_http_client *cl, const char *host, int port,
                         const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs, void *ud,
                         ep_http_creq **out) {
@@ -392,23 +446,8 @@ int ep_http_client_send(ep_http_client *cl, const char *host, int port,
   r->ud = ud;
   r->timeout_ms = rs->timeout_ms;
   r->is_head = ci_eq(rs->method, "HEAD");
-  ep_buf *b = &r->out;
-  int rc = ep_buf_printf(b, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", rs->method, rs->target,
-                         host ? host : "127.0.0.1", port);
-  for (size_t i = 0; i < rs->nheaders && !rc; i++) {
-    const ep_http_header *h = &rs->headers[i];
-    if (ci_eq(h->name, "Host") || ci_eq(h->name, "Content-Length") ||
-        ci_eq(h->name, "Connection") || ci_eq(h->name, "Transfer-Encoding") ||
-        ci_eq(h->name, "Keep-Alive"))
-      continue;
-    if (strpbrk(h->name, "\r\n:") || strpbrk(h->value, "\r\n")) continue; /* no injection */
-    rc = ep_buf_printf(b, "%s: %s\r\n", h->name, h->value);
-  }
-  int has_body = rs->body_len > 0 || (!ci_eq(rs->method, "GET") && !ci_eq(rs->method, "HEAD"));
-  if (!rc && has_body) rc = ep_buf_printf(b, "Content-Length: %zu\r\n", rs->body_len);
-  if (!rc) rc = ep_buf_printf(b, "Connection: %s\r\n\r\n", cl->max_idle ? "keep-alive" : "close");
-  if (!rc && rs->body_len) rc = ep_buf_append(b, rs->body, rs->body_len);
-  if (rc) {
+  int rc;
+  if (build_request(&r->out, rs, host ? host : "127.0.0.1", port, cl->max_idle != 0)) {
     req_free(r);
     return EP_ENOMEM;
   }

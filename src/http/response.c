@@ -22,13 +22,39 @@ static void on_write(uv_write_t *w, int status) {
   free(w);
 }
 
-void ep__conn_write(ep_http_conn *c, const void *data, size_t len) {
-  if (c->closing || len == 0) return;
-  write_req *wr = malloc(sizeof *wr + len);
+/* Writes bufs in order: straight to the socket when it takes them (no copy,
+ * no queued request, no extra loop pass), and whatever it did not take copied
+ * into one queued uv_write. uv_try_write refuses while earlier writes are
+ * still queued, so order is kept. */
+static void conn_writev(ep_http_conn *c, uv_buf_t *bufs, unsigned n) {
+  if (c->closing) return;
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+  if (total == 0) return;
+  int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+  if (w < 0 && w != UV_EAGAIN) return; /* broken connection: the read side closes it */
+  size_t done = w > 0 ? (size_t)w : 0;
+  if (done == total) return;
+  write_req *wr = malloc(sizeof *wr + (total - done));
   if (!wr) return;
-  memcpy(wr->data, data, len);
-  uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
+  size_t off = 0, skip = done;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(wr->data + off, bufs[i].base + skip, len - skip);
+    off += len - skip;
+    skip = 0;
+  }
+  uv_buf_t b = uv_buf_init(wr->data, (unsigned)off);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) free(wr);
+}
+
+void ep__conn_write(ep_http_conn *c, const void *data, size_t len) {
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  conn_writev(c, &b, 1);
 }
 
 const char *ep__http_date(void) {
@@ -154,20 +180,79 @@ void ep_http_add_header(ep_http_req *r, const char *name, const char *value) {
   r->nresp_headers++;
 }
 
-static void send_head(ep_http_req *r, int status, const char *ctype, long long content_length) {
-  ep_http_conn *c = r->conn;
-  ep_buf h = EP_BUF_INIT;
-  int keep = c->keep_alive && !c->srv->shutting_down;
-  ep_buf_printf(&h, "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n", status,
-                ep_http_status_text(status), ep__http_date(), r->request_id);
-  if (ctype) ep_buf_printf(&h, "Content-Type: %s\r\n", ctype);
+static char *put(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+#define PUT_LIT(p, lit) put(p, lit, sizeof lit - 1)
+
+/* Decimal text of v into p; returns the end. */
+static char *put_u64(char *p, unsigned long long v) {
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+/* Builds the response head in the request arena (no printf: it is on every
+ * request's path). Returns its length; *out NULL on OOM. */
+static size_t build_head(ep_http_req *r, int status, const char *ctype, long long content_length,
+                         char **out) {
+  int keep = r->conn->keep_alive && !r->conn->srv->shutting_down;
+  const char *text = ep_http_status_text(status), *date = ep__http_date();
+  size_t ltext = strlen(text), ldate = strlen(date), lid = strlen(r->request_id);
+  size_t lct = ctype ? strlen(ctype) : 0;
+  size_t cap = 9 + 4 + ltext + 2 + 6 + ldate + 2 + 14 + lid + 2 + (ctype ? 14 + lct + 2 : 0) +
+               48 /* Content-Length or Transfer-Encoding */ + 28 /* Connection + CRLF */;
   for (size_t i = 0; i < r->nresp_headers; i++)
-    ep_buf_printf(&h, "%s: %s\r\n", r->resp_headers[i].name, r->resp_headers[i].value);
-  if (content_length >= 0) ep_buf_printf(&h, "Content-Length: %lld\r\n", content_length);
-  else ep_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
-  ep_buf_puts(&h, keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-  ep__conn_write(c, h.data, h.len);
-  ep_buf_free(&h);
+    cap += strlen(r->resp_headers[i].name) + strlen(r->resp_headers[i].value) + 4;
+  char *h = ep_arena_alloc(&r->arena, cap), *p = h;
+  *out = h;
+  if (!h) return 0;
+  p = PUT_LIT(p, "HTTP/1.1 ");
+  unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
+  *p++ = (char)('0' + st / 100);
+  *p++ = (char)('0' + st / 10 % 10);
+  *p++ = (char)('0' + st % 10);
+  *p++ = ' ';
+  p = put(p, text, ltext);
+  p = PUT_LIT(p, "\r\nDate: ");
+  p = put(p, date, ldate);
+  p = PUT_LIT(p, "\r\nX-Request-Id: ");
+  p = put(p, r->request_id, lid);
+  p = PUT_LIT(p, "\r\n");
+  if (ctype) {
+    p = PUT_LIT(p, "Content-Type: ");
+    p = put(p, ctype, lct);
+    p = PUT_LIT(p, "\r\n");
+  }
+  for (size_t i = 0; i < r->nresp_headers; i++) {
+    p = put(p, r->resp_headers[i].name, strlen(r->resp_headers[i].name));
+    p = PUT_LIT(p, ": ");
+    p = put(p, r->resp_headers[i].value, strlen(r->resp_headers[i].value));
+    p = PUT_LIT(p, "\r\n");
+  }
+  if (content_length >= 0) {
+    p = PUT_LIT(p, "Content-Length: ");
+    p = put_u64(p, (unsigned long long)content_length);
+    p = PUT_LIT(p, "\r\n");
+  } else {
+    p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
+  }
+  if (keep) p = PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
+  else p = PUT_LIT(p, "Connection: close\r\n\r\n");
+  return (size_t)(p - h);
+}
+
+/* Sends the head, and the body with it in one writev when given. */
+static void send_head(ep_http_req *r, int status, const char *ctype, long long content_length,
+                      const void *body, size_t body_len) {
+  char *h;
+  size_t n = build_head(r, status, ctype, content_length, &h);
+  uv_buf_t b[2] = {uv_buf_init(h, (unsigned)n), uv_buf_init((char *)body, (unsigned)body_len)};
+  if (h) conn_writev(r->conn, b, body_len ? 2 : 1);
   r->status = status;
   r->head_sent = 1;
 }
@@ -192,8 +277,8 @@ void ep_http_respond(ep_http_req *r, int status, const char *content_type, const
                      size_t len) {
   if (r->finished) return;
   if (!r->aborted && !r->head_sent) {
-    send_head(r, status, content_type, (long long)len);
-    if (strcmp(r->method, "HEAD") != 0) ep__conn_write(r->conn, body, len);
+    int head_only = r->method[0] == 'H' && !strcmp(r->method, "HEAD");
+    send_head(r, status, content_type, (long long)len, body, head_only ? 0 : len);
     r->bytes_out = len;
   } else if (!r->aborted && r->streaming) {
     ep__conn_write(r->conn, "0\r\n\r\n", 5);
@@ -241,7 +326,7 @@ void ep_http_stream_begin(ep_http_req *r, int status, const char *content_type) 
     ep_http_add_header(r, "Cache-Control", "no-cache");
     ep_http_add_header(r, "X-Accel-Buffering", "no");
   }
-  if (!r->aborted) send_head(r, status, content_type, -1);
+  if (!r->aborted) send_head(r, status, content_type, -1, NULL, 0);
   else r->status = status, r->head_sent = 1;
 }
 
@@ -249,14 +334,10 @@ void ep_http_stream_write(ep_http_req *r, const void *data, size_t len) {
   if (r->finished || r->aborted || !r->streaming || len == 0) return;
   char pre[24];
   int n = snprintf(pre, sizeof pre, "%zx\r\n", len);
-  /* one write per chunk: prefix + data + CRLF */
-  char *tmp = malloc((size_t)n + len + 2);
-  if (!tmp) return;
-  memcpy(tmp, pre, (size_t)n);
-  memcpy(tmp + n, data, len);
-  memcpy(tmp + n + len, "\r\n", 2);
-  ep__conn_write(r->conn, tmp, (size_t)n + len + 2);
-  free(tmp);
+  /* one writev per chunk: prefix + data + CRLF */
+  uv_buf_t b[3] = {uv_buf_init(pre, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                   uv_buf_init((char *)"\r\n", 2)};
+  conn_writev(r->conn, b, 3);
   r->bytes_out += len;
 }
 

@@ -59,12 +59,24 @@ static int match_with_rest(const char *pat, const char *path, ep_http_req *req, 
   return 0;
 }
 
+/* 1 when the pattern's first segment cannot match the path's first segment
+ * (both literal and different): skips the full match for most routes. */
+static int first_segment_differs(const char *pat, const char *seg, size_t seglen) {
+  if (pat[0] != '/' || pat[1] == '{') return 0;
+  const char *a = pat + 1;
+  size_t alen = strcspn(a, "/");
+  return alen != seglen || memcmp(a, seg, alen) != 0;
+}
+
 int ep_route_match(const ep_route *routes, size_t n, ep_http_req *req, ep_route_params *p,
                    ep_route_fn *fn, char *allow, size_t allowsz) {
   int path_matched = 0;
   if (allowsz) allow[0] = '\0';
+  const char *seg = req->path[0] == '/' ? req->path + 1 : req->path;
+  size_t seglen = strcspn(seg, "/");
   for (size_t i = 0; i < n; i++) {
     ep_route_params tmp;
+    if (first_segment_differs(routes[i].pattern, seg, seglen)) continue;
     if (!match_with_rest(routes[i].pattern, req->path, req, &tmp)) continue;
     if (strcmp(routes[i].method, "*") == 0 || strcmp(routes[i].method, req->method) == 0 ||
         (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {

@@ -111,6 +111,7 @@ static void client_limit(void) {
   CHECK(strstr(buf, "\r\nConnection: close\r\n") != NULL);
   CHECK(strstr(buf, "too many open connections (limit 4)") != NULL);
   close(fd);
+  usleep(100 * 1000); /* the server sees that close and frees its reject slot first */
   /* a flood over the limit: every socket ends (503 or closed) within the timeout */
   int fl[FLOOD], answered = 0, ended = 0;
   for (int i = 0; i < FLOOD; i++) fl[i] = connect_port();
