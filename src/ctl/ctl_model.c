@@ -41,8 +41,10 @@ static int use_cb(void *ctx, const ep_endpoint_row *row) {
     if (u->n == u->cap) {
       size_t cap = u->cap ? u->cap * 2 : 16;
       ep_use *nv = realloc(u->v, cap * sizeof *nv);
-      if (!nv) rc = EP_ENOMEM;
-      else u->v = nv, u->cap = cap;
+      if (!nv)
+        rc = EP_ENOMEM;
+      else
+        u->v = nv, u->cap = cap;
     }
     if (!rc) {
       ep_use *e = &u->v[u->n++];
@@ -81,8 +83,7 @@ static json_t *model_json(ep_ctl *c, const ep_principal *who, const ep_hub_model
   free(real);
   return json_pack("{s:s,s:o,s:s,s:s,s:I,s:o,s:b}", "repository", m->repo, "revision",
                    m->revision[0] ? json_string(m->revision) : json_null(), "source", m->source,
-                   "path", m->path, "bytes", (json_int_t)m->bytes, "usedBy", used, "inUse",
-                   in_use);
+                   "path", m->path, "bytes", (json_int_t)m->bytes, "usedBy", used, "inUse", in_use);
 }
 
 void ep__ctl_model_list(ep_http_req *r, const ep_route_params *p, void *ctx) {

@@ -62,7 +62,11 @@ static int query_since(ep_http_req *r, int64_t *out) {
   } else {
     char *end;
     double secs = strtod(v, &end);
-    double unit = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : -1;
+    double unit = !*end               ? 1
+                  : !strcmp(end, "s") ? 1
+                  : !strcmp(end, "m") ? 60
+                  : !strcmp(end, "h") ? 3600
+                                      : -1;
     if (end != v && unit > 0 && secs >= 0 && secs < 1e9) {
       *out = ep_wall_ms() - (int64_t)(secs * unit * 1000);
       if (*out <= 0) *out = 1;

@@ -201,7 +201,8 @@ int ep_logs_follow(ep_logs *l, ep_http_req *req, const char *key, const char *pa
   ep_http_req_on_abort(req, on_abort, f);
   f->next = l->list;
   l->list = f;
-  if (!uv_is_active((uv_handle_t *)l->timer)) uv_timer_start(l->timer, on_tick, l->poll_ms, l->poll_ms);
+  if (!uv_is_active((uv_handle_t *)l->timer))
+    uv_timer_start(l->timer, on_tick, l->poll_ms, l->poll_ms);
   return 0;
 }
 

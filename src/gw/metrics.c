@@ -56,9 +56,9 @@ static void per_ep(void *ctx, const ep_sched_ep_stats *st) {
   if (x->json) {
     json_object_set_new(x->json, "queueDepth", json_integer((json_int_t)v[0]));
     json_object_set_new(x->json, "inFlight", json_integer((json_int_t)v[1]));
-    json_object_set_new(x->json, "replicas",
-                        json_pack("{s:I,s:I}", "ready", (json_int_t)v[2], "target",
-                                  (json_int_t)v[3]));
+    json_object_set_new(
+        x->json, "replicas",
+        json_pack("{s:I,s:I}", "ready", (json_int_t)v[2], "target", (json_int_t)v[3]));
     json_object_set_new(x->json, "wakes",
                         json_pack("{s:I,s:f}", "count", (json_int_t)v[4], "secondsSum", v[5]));
     json_object_set_new(x->json, "restarts", json_integer((json_int_t)v[7]));
@@ -110,8 +110,8 @@ void ep_gw_metrics_for(ep_gw *g, const char *ns, const char *name, ep_buf *b) {
       const char *nm = k_sched[pass][0];
       size_t n = strlen(nm);
       if (!strcmp(k_sched[pass][1], "summary")) n -= 4;
-      ep_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, nm, k_sched[pass][2], (int)n,
-                    nm, k_sched[pass][1]);
+      ep_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, nm, k_sched[pass][2], (int)n, nm,
+                    k_sched[pass][1]);
     }
     sched_ctx x = {b, pass, ns, name, NULL};
     ep_sched_foreach(g->sched, per_ep, &x);

@@ -45,11 +45,13 @@ static void setup(void) {
 static void test_all_and_tail(void) {
   setup();
   char *s = rd(0, 0);
-  CHECK_STR(s, "2026-01-01T00:00:01.000Z r1 a\n2026-01-01T00:00:02.000Z r1 b\n  continuation of b\n"
-               "2026-01-01T00:00:03.000Z r1 c\n2026-01-01T00:00:04.000Z r2 d\n");
+  CHECK_STR(s,
+            "2026-01-01T00:00:01.000Z r1 a\n2026-01-01T00:00:02.000Z r1 b\n  continuation of b\n"
+            "2026-01-01T00:00:03.000Z r1 c\n2026-01-01T00:00:04.000Z r2 d\n");
   free(s);
   s = rd(3, 0); /* spans the rotated file */
-  CHECK_STR(s, "  continuation of b\n2026-01-01T00:00:03.000Z r1 c\n2026-01-01T00:00:04.000Z r2 d\n");
+  CHECK_STR(s,
+            "  continuation of b\n2026-01-01T00:00:03.000Z r1 c\n2026-01-01T00:00:04.000Z r2 d\n");
   free(s);
   s = rd(1, 0);
   CHECK_STR(s, "2026-01-01T00:00:04.000Z r2 d\n");
@@ -64,8 +66,9 @@ static void test_since(void) {
   int64_t t;
   CHECK_INT(ep_time_parse_iso("2026-01-01T00:00:02.000Z", &t), EP_OK);
   char *s = rd(0, t); /* inclusive; the continuation line goes with b */
-  CHECK_STR(s, "2026-01-01T00:00:02.000Z r1 b\n  continuation of b\n2026-01-01T00:00:03.000Z r1 c\n"
-               "2026-01-01T00:00:04.000Z r2 d\n");
+  CHECK_STR(s,
+            "2026-01-01T00:00:02.000Z r1 b\n  continuation of b\n2026-01-01T00:00:03.000Z r1 c\n"
+            "2026-01-01T00:00:04.000Z r2 d\n");
   free(s);
   s = rd(0, t + 1);
   CHECK_STR(s, "2026-01-01T00:00:03.000Z r1 c\n2026-01-01T00:00:04.000Z r2 d\n");
