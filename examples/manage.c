@@ -9,8 +9,8 @@
 
 /* Prints the failed step with the server's status and message; returns 1. */
 static int fail(ep_client *c, const char *step, int err) {
-  fprintf(stderr, "%s: %s (HTTP %d): %s\n", step, ep_client_strerror(err),
-          ep_client_http_status(c), ep_client_message(c));
+  fprintf(stderr, "%s: %s (HTTP %d): %s\n", step, ep_client_strerror(err), ep_client_http_status(c),
+          ep_client_message(c));
   return 1;
 }
 
@@ -75,8 +75,10 @@ static int lifecycle(ep_client *c, const char *name, const char *repo, const cha
   printf("resumed: %s\n", e->status);
 out:
   err = ep_endpoint_delete(c, e->ns, e->name);
-  if (err) rc = fail(c, "delete", err);
-  else printf("deleted %s/%s\n", e->ns, e->name);
+  if (err)
+    rc = fail(c, "delete", err);
+  else
+    printf("deleted %s/%s\n", e->ns, e->name);
   ep_endpoint_free(e);
   return rc;
 }
