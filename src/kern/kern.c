@@ -53,6 +53,7 @@ ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
   }
   k->isa = (mode == EP_KERN_AUTO && ep__avx2_available()) ? &ep__isa_avx2 : &ep__isa_scalar;
   k->use_blas = mode == EP_KERN_AUTO && !(env && strcmp(env, "noblas") == 0);
+  if (k->use_blas) openblas_set_num_threads(1);
   return k;
 }
 
@@ -130,12 +131,34 @@ static int kern_reserve_q(ep_kern *k, size_t bytes) {
   return EP_OK;
 }
 
-static void mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
+/* Big F32 GEMMs: OpenBLAS kept single-threaded (its own pool busy-waits
+ * after each call and fights ours on a small, shared box); the columns of y
+ * (rows of W) are split across our pool instead, one sgemm per task. */
+typedef struct {
+  const float *x;
+  const ep_mm_out *op;
+  int n, in, chunk;
+} blas_job;
+
+static void blas_task(void *ctx, int task, int thread) {
+  (void)thread;
+  const blas_job *j = ctx;
+  const ep_mm_out *op = j->op;
+  int o0 = task * j->chunk, no = op->out - o0 < j->chunk ? op->out - o0 : j->chunk;
+  float *y = op->y + o0;
   if (op->bias)
-    for (int i = 0; i < n; i++) memcpy(op->y + (size_t)i * op->out, op->bias, (size_t)op->out * sizeof(float));
-  openblas_set_num_threads(k->nthreads);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, op->out, in, 1.0f, x, in, (const float *)op->w,
-              in, op->bias ? 1.0f : 0.0f, op->y, op->out);
+    for (int i = 0; i < j->n; i++) memcpy(y + (size_t)i * op->out, op->bias + o0, (size_t)no * sizeof(float));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, no, j->in, 1.0f, j->x, j->in,
+              (const float *)op->w + (size_t)o0 * j->in, j->in, op->bias ? 1.0f : 0.0f, y, op->out);
+}
+
+static void mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
+  blas_job j = {x, op, n, in, op->out};
+  if (k->nthreads > 1) { /* 2 tasks per thread, multiples of 64 columns */
+    j.chunk = (op->out + 2 * k->nthreads - 1) / (2 * k->nthreads);
+    j.chunk = (j.chunk + 63) & ~63;
+  }
+  ep_pool_run(k->pool, (op->out + j.chunk - 1) / j.chunk, blas_task, &j);
 }
 
 int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_out *outs, int nouts) {

@@ -4,6 +4,7 @@
  * Q8 reference the same matmul bound (exact integer block sums), Q8 vs the
  * unquantised f32 product within the analytic rounding bound. */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "kern/kern.h"
@@ -278,6 +279,21 @@ static void test_pool(void) {
   for (int rep = 0; rep < 1000; rep++) ep_pool_run(p, 100, pool_add, a);
   int ok = 1;
   for (int i = 0; i < 100; i++) ok &= a[i] == 2000;
+  CHECK(ok);
+  ep_pool_free(p);
+  /* no spinning (EP_POOL_SPIN_US=0): every hand-off goes through the futex
+   * sleep/wake paths of both the workers and the caller; pauses between jobs
+   * let the workers fall asleep */
+  setenv("EP_POOL_SPIN_US", "0", 1);
+  p = ep_pool_new(3);
+  unsetenv("EP_POOL_SPIN_US");
+  int b[7] = {0};
+  for (int rep = 0; rep < 400; rep++) {
+    ep_pool_run(p, 7, pool_add, b);
+    if (rep % 50 == 0) usleep(2000);
+  }
+  ok = 1;
+  for (int i = 0; i < 7; i++) ok &= b[i] == 800;
   CHECK(ok);
   ep_pool_free(p);
 }
