@@ -1,5 +1,7 @@
-/* Token hashing, generation, authentication and access checks (see auth.h).
- * The secret key never leaves this file; token texts are never logged. */
+/* Token hashing, generation, authentication and access checks (see auth.h),
+ * and the data plane's short-lived cache of checked tokens. The secret key
+ * never leaves this file; token texts are never logged (the cache keys on
+ * the keyed hash). */
 #include "auth/auth.h"
 
 #include <errno.h>
@@ -13,9 +15,24 @@
 
 #include "base/err.h"
 
+#define CACHE_SLOTS 64 /* direct-mapped by the token hash */
+
+/* A token the store said was valid at checked_at, with the last namespace
+ * access answer for it. */
+typedef struct {
+  int used;
+  unsigned char hash[EP_TOKEN_HASH_BYTES];
+  int64_t checked_at;
+  ep_principal p;
+  char ns[EP_NAME_MAX];
+  int ns_ok; /* ep_auth_ns_access() for ns: 1 or 0 */
+} cache_slot;
+
 struct ep_auth {
   ep_store *st;
   unsigned char key[EP_AUTH_KEY_BYTES];
+  unsigned cache_ttl_ms;
+  cache_slot cache[CACHE_SLOTS];
 };
 
 int ep_auth_open_with_key(ep_store *st, const unsigned char key[EP_AUTH_KEY_BYTES],
@@ -25,6 +42,7 @@ int ep_auth_open_with_key(ep_store *st, const unsigned char key[EP_AUTH_KEY_BYTE
   ep_auth *a = calloc(1, sizeof *a);
   if (!a) return EP_ENOMEM;
   a->st = st;
+  a->cache_ttl_ms = EP_AUTH_CACHE_TTL_MS;
   memcpy(a->key, key, EP_AUTH_KEY_BYTES);
   *out = a;
   return EP_OK;
@@ -66,6 +84,7 @@ int ep_auth_open(ep_store *st, const char *key_path, ep_auth **out) {
 void ep_auth_free(ep_auth *a) {
   if (!a) return;
   sodium_memzero(a->key, sizeof a->key);
+  sodium_memzero(a->cache, sizeof a->cache);
   free(a);
 }
 
@@ -163,13 +182,56 @@ int ep_auth_ns_access(ep_auth *a, const ep_principal *p, const char *ns) {
 
 int ep_auth_can_write(const ep_principal *p) { return !strcmp(p->token.role, "write"); }
 
+void ep_auth_cache_clear(ep_auth *a) { sodium_memzero(a->cache, sizeof a->cache); }
+
+void ep_auth_set_cache_ttl(ep_auth *a, unsigned ms) {
+  a->cache_ttl_ms = ms;
+  ep_auth_cache_clear(a);
+}
+
+/* The slot for a valid token: fresh from the cache, or read from the store
+ * (and cached). NULL with *err = EP_EUNAUTH or a store error otherwise. */
+static cache_slot *token_slot(ep_auth *a, const char *bearer, int64_t now, int *err) {
+  unsigned char h[EP_TOKEN_HASH_BYTES];
+  ep_auth_token_hash(a, bearer, h);
+  cache_slot *s = &a->cache[h[0] % CACHE_SLOTS];
+  if (a->cache_ttl_ms && s->used && ep_auth_hash_equal(s->hash, h) && now >= s->checked_at &&
+      now - s->checked_at < (int64_t)a->cache_ttl_ms) {
+    if (s->p.token.expires_at && s->p.token.expires_at <= now) {
+      *err = EP_EUNAUTH; /* expiry is exact, cached or not */
+      return NULL;
+    }
+    return s;
+  }
+  ep_principal p;
+  *err = ep_auth_authenticate(a, bearer, now, &p);
+  if (*err) {
+    if (s->used && ep_auth_hash_equal(s->hash, h)) s->used = 0;
+    return NULL;
+  }
+  memset(s, 0, sizeof *s);
+  s->used = 1;
+  memcpy(s->hash, h, sizeof h);
+  s->checked_at = now;
+  s->p = p;
+  return s;
+}
+
 int ep_auth_endpoint_access(ep_auth *a, const char *type, const char *ns, const char *bearer,
                             int64_t now) {
   if (type && !strcmp(type, "public")) return 0;
-  ep_principal p;
-  if (ep_auth_authenticate(a, bearer, now, &p) != EP_OK) return 401;
-  if (type && !strcmp(type, "private")) return ep_auth_ns_access(a, &p, ns) == 1 ? 0 : 403;
-  return 0;
+  if (!bearer || !*bearer || strlen(bearer) > 512) return 401;
+  int err;
+  cache_slot *s = token_slot(a, bearer, now, &err);
+  if (!s) return err == EP_EUNAUTH ? 401 : err;
+  if (!type || strcmp(type, "private")) return 0;
+  if (!s->ns[0] || strcmp(s->ns, ns)) {
+    int ok = ep_auth_ns_access(a, &s->p, ns);
+    if (ok < 0) return ok;
+    snprintf(s->ns, sizeof s->ns, "%s", ns);
+    s->ns_ok = ok;
+  }
+  return s->ns_ok ? 0 : 403;
 }
 
 int ep_auth_bootstrap(ep_auth *a, const char *env_token, int64_t now, char *new_token,

@@ -64,9 +64,18 @@ int ep_auth_ns_access(ep_auth *a, const ep_principal *p, const char *ns);
 int ep_auth_can_write(const ep_principal *p); /* token role is write */
 
 /* Data plane check for an endpoint of `type` in namespace ns with the given
- * bearer (may be NULL). Returns 0 allowed, 401 or 403. */
+ * bearer (may be NULL). Returns 0 allowed, 401 or 403, <0 on a store error.
+ * A valid token (its user, and its answer for the last namespace asked) is
+ * cached for the cache TTL, so steady traffic does not read the store per
+ * request. Bound: a token revoked, a user or membership changed behind the
+ * cache's back is seen within the TTL; expiry is exact; callers that revoke
+ * or change memberships call ep_auth_cache_clear() for immediate effect.
+ * Loop thread only. */
 int ep_auth_endpoint_access(ep_auth *a, const char *type, const char *ns, const char *bearer,
                             int64_t now);
+#define EP_AUTH_CACHE_TTL_MS 1000
+void ep_auth_set_cache_ttl(ep_auth *a, unsigned ms); /* 0 = no cache; clears it */
+void ep_auth_cache_clear(ep_auth *a);
 
 /* First start: ensures user "admin" exists (is_admin). When env_token is set
  * it becomes a write token of admin (imported if new). Otherwise, when admin

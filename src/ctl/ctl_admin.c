@@ -217,6 +217,7 @@ void ep__ctl_org_member(ep_http_req *r, const ep_route_params *p, void *ctx) {
     goto out;
   }
   int err = ep_store_member_set(c->store, u.id, o.id, role);
+  ep_auth_cache_clear(c->auth); /* private endpoints see the new membership at once */
   if (err)
     ep__ctl_store_error(r, err);
   else
@@ -316,6 +317,7 @@ void ep__ctl_token_revoke(ep_http_req *r, const ep_route_params *p, void *ctx) {
     return;
   }
   int err = ep_store_token_revoke(c->store, id, ep_wall_ms());
+  ep_auth_cache_clear(c->auth); /* the gateway refuses the token from now on */
   if (err) {
     ep__ctl_store_error(r, err);
     return;
