@@ -37,13 +37,19 @@ static int32_t argmax(const float *x, int n) {
   return best;
 }
 
-/* Bytes of weights one decode step reads (every matrix once, lm_head included). */
-static double weight_bytes(const ep_model_info *in, ep_dtype dt) {
+/* Weights one decode step reads (every matrix once, lm_head included); norms and biases left out. */
+static double weight_params(const ep_model_info *in) {
   double d = in->n_embd, q = (double)in->n_head * in->head_dim, kv = (double)in->n_kv_head * in->head_dim;
   int gated = strcmp(in->arch, "gpt2") != 0;
   double per_layer = d * q + 2 * d * kv + q * d + (gated ? 3 : 2) * d * in->n_ff;
-  double params = per_layer * in->n_layer + (double)in->vocab_size * d;
-  return params * (dt == EP_DTYPE_F32 ? 4 : 2);
+  return per_layer * in->n_layer + (double)in->vocab_size * d;
+}
+
+/* Bytes of those weights in the storage format of dt. */
+static double weight_bytes(const ep_model_info *in, ep_dtype dt) {
+  double params = weight_params(in);
+  /* INT8 = Q8 blocks of 32 int8 + one f32 scale (36/32 bytes); llama.cpp's Q8_0 uses an f16 scale (34/32) */
+  return params * (dt == EP_DTYPE_F32 ? 4 : dt == EP_DTYPE_INT8 ? 36.0 / 32 : 2);
 }
 
 static int run_single(ep_model *m, const bench_opts *o, float *logits) {
@@ -82,9 +88,9 @@ static int run_single(ep_model *m, const bench_opts *o, float *logits) {
     }
     printf("{\"engine\":\"endpointd\",\"label\":\"%s\",\"dtype\":\"%s\",\"threads\":%d,"
            "\"prefill_tokens\":%d,\"prefill_s\":%.6f,\"prefill_tps\":%.3f,\"decode_steps\":%d,"
-           "\"decode_s\":%.6f,\"decode_tps\":%.3f,\"weight_bytes\":%.0f,\"first_ids\":[",
+           "\"decode_s\":%.6f,\"decode_tps\":%.3f,\"weight_params\":%.0f,\"weight_bytes\":%.0f,\"first_ids\":[",
            o->label, o->dtype_name, o->threads, o->prompt, tpre, o->prompt / tpre, steps, tdec,
-           steps / tdec, weight_bytes(in, o->dtype));
+           steps / tdec, weight_params(in), weight_bytes(in, o->dtype));
     for (int i = 0; i < nfirst; i++) printf("%s%d", i ? "," : "", first[i]);
     printf("]}\n");
     fflush(stdout);
@@ -176,7 +182,7 @@ static int parse_int(const char *s, int *out) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: bench_engine --model DIR [--threads N] [--dtype f32|f16|bf16] [--prompt N]\n"
+          "usage: bench_engine --model DIR [--threads N] [--dtype f32|f16|bf16|int8] [--prompt N]\n"
           "                    [--decode M] [--batch B] [--reps R] [--label L]\n"
           "       bench_engine --memcpy MB\n");
   return 2;

@@ -1,76 +1,221 @@
 #!/usr/bin/python3
-"""Summarise bench/run.sh measurements: medians per (model, dtype, threads, engine) and
-the ratio ours / llama.cpp (tokens/s; > 1 means endpointd is faster).
+"""Summarise a bench/run.sh run as one Markdown report: the engine table (prefill/decode tok/s,
+endpointd vs llama.cpp, % of the triad bandwidth bound; aggregate decode through the HTTP
+runtime at 1/2/4/8 streams), gateway overhead, wake from zero; then compare endpointd's
+numbers with a baseline file and flag drops > 10% (exit status 3).
 
-  report.py RAW.jsonl OUT.json [--machine TEXT]
-Prints a Markdown table and writes OUT.json (medians, ratios, raw lines).
+  report.py RAW.jsonl OUT.json [--lscpu FILE] [--gateway FILE] [--wake FILE]
+            [--baseline FILE] [--quick 0|1]
 """
+import argparse
 import json
+import re
 import statistics
-import sys
+
+DROP = 0.10  # flag endpointd numbers more than 10% below the baseline
+BYTES_PER_PARAM = {("endpointd", "f32"): 4.0, ("endpointd", "int8"): 36 / 32, ("endpointd", "f16"): 2.0,
+                   ("llama.cpp", "f32"): 4.0, ("llama.cpp", "int8"): 34 / 32, ("llama.cpp", "f16"): 2.0}
+REF_DTYPE = {"int8": "Q8_0", "f32": "F32", "f16": "F16"}
+
+
+def machine(lscpu_path):
+    if not lscpu_path:
+        return {}
+    f = {}
+    with open(lscpu_path, encoding="utf-8") as fh:
+        for line in fh:
+            k, _, v = line.partition(":")
+            f[k.strip()] = v.strip()
+    flags = set(f.get("Flags", "").split())
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        mem = int(fh.readline().split()[1]) // (1024 * 1024)
+    with open("/proc/loadavg", encoding="utf-8") as fh:
+        load = " ".join(fh.read().split()[:3])
+    simd = "/".join(x.upper() for x in ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni") if x in flags)
+    return {"cpu": f.get("Model name", "?"), "cpus": f.get("CPU(s)", "?"),
+            "threads_per_core": f.get("Thread(s) per core", "?"), "hypervisor": f.get("Hypervisor vendor", ""),
+            "l2": f.get("L2 cache", "?"), "l3": f.get("L3 cache", "?"), "simd": simd, "mem_gib": mem,
+            "load_after_run": load}
+
+
+def parse_gateway(path):
+    out = {}
+    try:
+        txt = open(path, encoding="utf-8").read()
+    except OSError:
+        return None
+    for name in ("direct", "gateway", "added"):
+        m = re.search(r"^%s\s+p50 ([\d.]+) us\s+p99 ([-\d.]+) us" % name, txt, re.M)
+        if m:
+            out[name] = {"p50_us": float(m.group(1)), "p99_us": float(m.group(2))}
+    return out or None
+
+
+def parse_wake(path):
+    out = {}
+    try:
+        txt = open(path, encoding="utf-8").read()
+    except OSError:
+        return None
+    for m in re.finditer(r"^(\S+)\s+wake TTFB median (\d+) ms\s+min (\d+) ms\s+max (\d+) ms\s+\(n=(\d+)\)", txt, re.M):
+        out[m.group(1)] = {"median_ms": float(m.group(2)), "min_ms": float(m.group(3)),
+                           "max_ms": float(m.group(4)), "n": int(m.group(5))}
+    return out or None
+
+
+def med(rows, key):
+    v = [r[key] for r in rows if r.get(key)]
+    return statistics.median(v) if v else None
+
+
+def summarise(lines):
+    triad, single, streams = {}, {}, {}
+    for r in lines:
+        if "triad_gbps" in r:
+            triad[r["triad_threads"]] = r["triad_gbps"]
+        elif r.get("engine") == "endpointd-http":
+            streams.setdefault((r["label"], r["dtype"], r["threads"], r["streams"]), []).append(r)
+        elif "prefill_tps" in r:
+            single.setdefault((r["label"], r["dtype"], r["threads"]), {}).setdefault(r["engine"], []).append(r)
+    params = {k[0]: v["endpointd"][0]["weight_params"] for k, v in single.items()
+              if v.get("endpointd") and v["endpointd"][0].get("weight_params")}
+    results = []
+    for (label, dtype, threads), g in sorted(single.items()):
+        res = {"kind": "engine", "model": label, "dtype": dtype, "threads": threads}
+        for m in ("prefill_tps", "decode_tps"):
+            a, b = med(g.get("endpointd", []), m), med(g.get("llama.cpp", []), m)
+            res[m] = {"endpointd": a, "llama.cpp": b, "ratio": a / b if a and b else None}
+        bw = triad.get(threads)
+        for eng in ("endpointd", "llama.cpp"):
+            tps = res["decode_tps"][eng]
+            if bw and tps and label in params and (eng, dtype) in BYTES_PER_PARAM:
+                res["decode_tps"]["bound_pct_" + eng] = 100 * params[label] * BYTES_PER_PARAM[eng, dtype] * tps / (bw * 1e9)
+        o, l = g.get("endpointd", [{}])[0].get("first_ids"), g.get("llama.cpp", [{}])[0].get("first_ids")
+        if o and l:
+            res["same_first_ids"] = o == l
+        results.append(res)
+    for (label, dtype, threads, s), g in sorted(streams.items()):
+        one = streams.get((label, dtype, threads, 1))
+        tps = med(g, "aggregate_tps")
+        results.append({"kind": "streams", "model": label, "dtype": dtype, "threads": threads, "streams": s,
+                        "aggregate_tps": tps, "vs_1_stream": tps / med(one, "aggregate_tps") if one else None})
+    return triad, results
+
+
+def key_of(r):
+    return (r["kind"], r["model"], r["dtype"], r["threads"], r.get("streams", 0))
+
+
+def fmt(x, spec=",.1f"):
+    return format(x, spec) if x else "-"
+
+
+def table(results, triad):
+    out = ["| model | dtype (ours / llama.cpp) | threads | measure (tok/s) | endpointd | llama.cpp | "
+           "endpointd / llama.cpp | % of triad bound (ours / llama.cpp) |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        dt = "%s / %s" % (r["dtype"], REF_DTYPE.get(r["dtype"], r["dtype"]))
+        if r["kind"] == "engine":
+            for m, name in (("prefill_tps", "prefill, 128-token prompt"), ("decode_tps", "decode")):
+                v = r[m]
+                bound = ""
+                if m == "decode_tps" and v.get("bound_pct_endpointd"):
+                    bound = "%.0f%% / %s" % (v["bound_pct_endpointd"], fmt(v.get("bound_pct_llama.cpp"), ".0f") + "%")
+                out.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                    r["model"], dt, r["threads"], name, fmt(v["endpointd"]), fmt(v["llama.cpp"]),
+                    fmt(v["ratio"], ".2f"), bound))
+        else:
+            note = ("%.2fx vs 1 stream" % r["vs_1_stream"]) if r["streams"] > 1 and r["vs_1_stream"] else ""
+            out.append("| %s | %s | %d | aggregate decode, %d stream%s (HTTP runtime) | %s | - | %s | |" % (
+                r["model"], r["dtype"], r["threads"], r["streams"], "s" if r["streams"] > 1 else "",
+                fmt(r["aggregate_tps"]), note))
+    if triad:
+        out.append("")
+        out.append("Triad bandwidth bound (bench/triad.c, 3 x 128 MiB arrays, best of 8): " +
+                   ", ".join("%.1f GB/s at %d thread%s" % (v, t, "s" if t > 1 else "") for t, v in sorted(triad.items())))
+    return out
+
+
+def compare(results, baseline):
+    flags = []
+    base = {key_of(r): r for r in baseline.get("results", [])}
+    for r in results:
+        b = base.get(key_of(r))
+        if not b:
+            continue
+        pairs = ([(m, r[m]["endpointd"], b[m]["endpointd"]) for m in ("prefill_tps", "decode_tps")]
+                 if r["kind"] == "engine" else [("aggregate_tps", r["aggregate_tps"], b["aggregate_tps"])])
+        for m, now, was in pairs:
+            if now and was and now < (1 - DROP) * was:
+                flags.append("REGRESSION %s %s %s threads=%d%s %s: %.1f -> %.1f tok/s (%+.0f%%)" % (
+                    r["kind"], r["model"], r["dtype"], r["threads"],
+                    " streams=%d" % r["streams"] if r["kind"] == "streams" else "", m, was, now, 100 * (now / was - 1)))
+    return flags
 
 
 def main():
-    if len(sys.argv) < 3:
-        raise SystemExit(__doc__)
-    raw, out = sys.argv[1], sys.argv[2]
-    machine = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--machine" else ""
-    rows, extra = [], {}
-    with open(raw, encoding="utf-8") as f:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw")
+    ap.add_argument("out")
+    ap.add_argument("--lscpu")
+    ap.add_argument("--gateway")
+    ap.add_argument("--wake")
+    ap.add_argument("--baseline")
+    ap.add_argument("--quick", default="0")
+    a = ap.parse_args()
+    lines = []
+    with open(a.raw, encoding="utf-8") as f:
         for line in f:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            r = json.loads(line)
-            if "copy_gbps" in r:
-                extra["memcpy"] = r
-            elif "engine" in r:
-                rows.append(r)
-    groups = {}
-    for r in rows:
-        kind = "batch" if "batch" in r else "single"
-        key = (r["label"], r["dtype"], r["threads"], kind, r.get("batch", 1))
-        groups.setdefault(key, {}).setdefault(r["engine"], []).append(r)
-    table, results = [], []
-    for key in sorted(groups):
-        label, dtype, threads, kind, batch = key
-        g = groups[key]
-        ours, ref = g.get("endpointd", []), g.get("llama.cpp", [])
-        metrics = ("prefill_tps", "decode_tps") if kind == "single" else ("batch_decode_tps",)
-        res = {"model": label, "dtype": dtype, "threads": threads, "batch": batch, "n_ours": len(ours),
-               "n_llamacpp": len(ref)}
-        for m in metrics:
-            a = statistics.median(x[m] for x in ours) if ours else None
-            b = statistics.median(x[m] for x in ref) if ref else None
-            res[m] = {"endpointd": a, "llama.cpp": b, "ratio": (a / b) if a and b else None}
-        if kind == "single" and ours:
-            wb = ours[0].get("weight_bytes")
-            dec = res["decode_tps"]["endpointd"]
-            res["weight_bytes"] = wb
-            res["decode_gbps_ours"] = wb * dec / 1e9 if wb and dec else None
-            if ref and ref[0].get("first_ids") and ours[0].get("first_ids"):
-                res["same_greedy_ids"] = ref[0]["first_ids"] == ours[0]["first_ids"]
-        results.append(res)
-        for m in metrics:
-            v = res[m]
-            fmt = lambda x: f"{x:,.1f}" if x else "-"  # noqa: E731
-            ratio = f"{v['ratio']:.2f}" if v["ratio"] else "-"
-            table.append(f"| {label} | {dtype} | {threads} | {m.replace('_tps', '')}"
-                         f"{' B=%d' % batch if kind == 'batch' else ''} | {fmt(v['endpointd'])} | "
-                         f"{fmt(v['llama.cpp'])} | {ratio} |")
-    print("| model | dtype | threads | measure (tokens/s) | endpointd | llama.cpp | ours/llama.cpp |")
-    print("|---|---|---|---|---:|---:|---:|")
-    print("\n".join(table))
-    if "memcpy" in extra:
-        print(f"\nmemcpy: {extra['memcpy']['copy_gbps']:.1f} GB/s copied (read+write)")
-    for r in results:
-        if r.get("decode_gbps_ours"):
-            print(f"{r['model']} {r['dtype']} t={r['threads']}: decode streams "
-                  f"{r['decode_gbps_ours']:.2f} GB/s of weights ({r['weight_bytes'] / 1e6:.1f} MB/token)"
-                  + ("" if r.get("same_greedy_ids", True) else "  [greedy ids differ]"))
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump({"machine": machine, "results": results, "memcpy": extra.get("memcpy"), "raw": rows}, f, indent=1)
+            if line.strip().startswith("{"):
+                lines.append(json.loads(line))
+    triad, results = summarise(lines)
+    mach = machine(a.lscpu)
+    gw, wake = parse_gateway(a.gateway) if a.gateway else None, parse_wake(a.wake) if a.wake else None
+    doc = {"machine": mach, "quick": a.quick == "1", "triad_gbps": triad, "results": results,
+           "gateway": gw, "wake": wake, "embeddings": None, "raw": lines}
+    print("Machine: %s, %s CPUs (%s thread/core)%s, L2 %s, L3 %s, %s, %d GiB; load after run %s" % (
+        mach.get("cpu"), mach.get("cpus"), mach.get("threads_per_core"),
+        ", " + mach["hypervisor"] + " guest" if mach.get("hypervisor") else "", mach.get("l2"), mach.get("l3"),
+        mach.get("simd"), mach.get("mem_gib", 0), mach.get("load_after_run")) if mach else "")
+    print()
+    print("\n".join(table(results, triad)))
+    print()
+    if gw and "added" in gw:
+        print("Gateway overhead (GET /health, direct vs through the gateway): direct p50 %.1f us / p99 %.1f us, "
+              "gateway p50 %.1f us / p99 %.1f us, added p50 %.1f us / p99 %.1f us" % (
+                  gw["direct"]["p50_us"], gw["direct"]["p99_us"], gw["gateway"]["p50_us"], gw["gateway"]["p99_us"],
+                  gw["added"]["p50_us"], gw["added"]["p99_us"]))
+    else:
+        print("Gateway overhead: not measured (bench_gateway.py failed)")
+    if wake:
+        print("Wake from zero (TTFB through the gateway): " + "; ".join(
+            "%s median %.0f ms (min %.0f, max %.0f, n=%d)" % (k, v["median_ms"], v["min_ms"], v["max_ms"], v["n"])
+            for k, v in wake.items()))
+    else:
+        print("Wake from zero: not measured (bench_wake.py failed)")
+    print("Embeddings (encoder): no benchmark in bench/ yet; not measured")
+    flags = []
+    if a.baseline:
+        try:
+            with open(a.baseline, encoding="utf-8") as f:
+                base = json.load(f)
+        except OSError:
+            base = None
+            print("\nRegression check: no baseline at %s" % a.baseline)
+        if base is not None:
+            if base.get("quick") != doc["quick"]:
+                print("\nRegression check: baseline is a %s run, this is a %s run; compared where rows match" % (
+                    "QUICK" if base.get("quick") else "full", "QUICK" if doc["quick"] else "full"))
+            flags = compare(results, base)
+            print("\nRegression check vs %s (endpointd numbers, > %d%% drop): %s" % (
+                a.baseline, int(DROP * 100), "%d flagged" % len(flags) if flags else "none"))
+            for x in flags:
+                print("  " + x)
+    doc["regressions"] = flags
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+    return 3 if flags else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -6,7 +6,9 @@
   make_tiny_model.py --convert SRC_DIR --out DIR [--dtype f32|f16|bf16] [--prefix] [--shards N]
 
 Weights come from numpy's default_rng(seed), so a given command always writes the same
-bytes. --size 124m writes a GPT-2-small-shaped model (about 0.6 GB; use a temp dir).
+bytes. --size 124m writes a GPT-2-small-shaped model (about 0.6 GB; use a temp dir); with
+--arch llama a 124M-class Llama (hidden 768, 12 layers, 12 heads, MLP 2048, vocab 32000 or
+--vocab; a --tokenizer with fewer tokens is padded, as Hub models often are).
 --convert copies a repository (config, tokenizer files) and rewrites its weights in another
 dtype, with the GPT-2 "transformer." prefix, and/or split into N shards with an index.
 Needs only /usr/bin/python3 with python3-numpy.
@@ -59,7 +61,11 @@ def gpt2(rng, a):
 
 
 def llama(rng, a):
-    d, L, H, KV, F, V, P = 64, 2, 4, 2, 128, a.vocab or 512, 256
+    if a.size == "124m":  # 124M-class Llama (TinyLlama-like widths, GPT-2-small depth): ~110M params at vocab 32000
+        d, L, H, KV, F, V, P = 768, 12, 12, 12, 2048, a.vocab or 32000, 2048
+    else:
+        d, L, H, KV, F, V, P = 64, 2, 4, 2, 128, a.vocab or 512, 256
+    std = 0.02 if a.size == "124m" else 0.15
     cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": V,
            "hidden_size": d, "num_hidden_layers": L, "num_attention_heads": H,
            "num_key_value_heads": KV, "head_dim": d // H, "intermediate_size": F,
@@ -67,21 +73,22 @@ def llama(rng, a):
            "hidden_act": "silu", "tie_word_embeddings": not a.untied, "attention_bias": a.qkv_bias,
            "bos_token_id": 1, "eos_token_id": 2, "rope_scaling": None}
     hd = d // H
-    t = {"model.embed_tokens.weight": rnd(rng, (V, d), 0.2), "model.norm.weight": 1 + rnd(rng, (d,), 0.1)}
+    est = 0.02 if a.size == "124m" else 0.2
+    t = {"model.embed_tokens.weight": rnd(rng, (V, d), est), "model.norm.weight": 1 + rnd(rng, (d,), 0.1)}
     if a.untied:
-        t["lm_head.weight"] = rnd(rng, (V, d), 0.2)
+        t["lm_head.weight"] = rnd(rng, (V, d), est)
     for i in range(L):
         p = f"model.layers.{i}."
         t[p + "input_layernorm.weight"] = 1 + rnd(rng, (d,), 0.1)
         t[p + "post_attention_layernorm.weight"] = 1 + rnd(rng, (d,), 0.1)
         for n, o in (("q", H * hd), ("k", KV * hd), ("v", KV * hd)):
-            t[p + f"self_attn.{n}_proj.weight"] = rnd(rng, (o, d), 0.15)
+            t[p + f"self_attn.{n}_proj.weight"] = rnd(rng, (o, d), std)
             if a.qkv_bias:
                 t[p + f"self_attn.{n}_proj.bias"] = rnd(rng, (o,), 0.1)
-        t[p + "self_attn.o_proj.weight"] = rnd(rng, (d, H * hd), 0.15)
-        t[p + "mlp.gate_proj.weight"] = rnd(rng, (F, d), 0.15)
-        t[p + "mlp.up_proj.weight"] = rnd(rng, (F, d), 0.15)
-        t[p + "mlp.down_proj.weight"] = rnd(rng, (d, F), 0.15)
+        t[p + "self_attn.o_proj.weight"] = rnd(rng, (d, H * hd), std)
+        t[p + "mlp.gate_proj.weight"] = rnd(rng, (F, d), std)
+        t[p + "mlp.up_proj.weight"] = rnd(rng, (F, d), std)
+        t[p + "mlp.down_proj.weight"] = rnd(rng, (d, F), std)
     return cfg, t
 
 
@@ -171,7 +178,7 @@ def main():
     if not a.arch:
         ap.error("--arch or --convert is required")
     if a.tokenizer:
-        a.vocab = tok_vocab_size(a.tokenizer)
+        a.vocab = max(a.vocab, tok_vocab_size(a.tokenizer))  # --vocab may pad beyond the tokenizer
         shutil.copyfile(a.tokenizer, os.path.join(a.out, "tokenizer.json"))
         tc = os.path.join(os.path.dirname(a.tokenizer), "tokenizer_config.json")
         if os.path.exists(tc):
