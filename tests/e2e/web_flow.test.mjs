@@ -203,3 +203,12 @@ test('dashboard flow on the demo model: create, run, stream, logs, pause/resume,
   fs.writeFileSync(path.join(OUT, 'flow-summary.json'), JSON.stringify({ runMs, chunks: g.chunks,
     mutations: g.mutations, text: g.text, routes: [...new Set(requested)].sort() }, null, 1));
 });
+
+test('daemon stops cleanly after the flow (replicas gone, no sanitizer report)', async () => {
+  daemon.kill('SIGTERM');
+  const t = setTimeout(() => daemon.kill('SIGKILL'), 8000);
+  const code = daemon.exitCode !== null ? daemon.exitCode : await new Promise((r) => daemon.once('exit', (c) => r(c)));
+  clearTimeout(t);
+  assert.equal(code, 0, `endpointd exit ${code}; log:\n${daemonLog.slice(-3000)}`);
+  assert.ok(!/ERROR: AddressSanitizer|runtime error:|LeakSanitizer/.test(daemonLog), daemonLog.slice(-5000));
+});
