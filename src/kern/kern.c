@@ -67,6 +67,7 @@ void ep_kern_free(ep_kern *k) {
 }
 
 int ep_kern_threads(const ep_kern *k) { return k->nthreads; }
+ep_pool *ep__kern_pool(ep_kern *k) { return k->pool; }
 const char *ep_kern_isa(const ep_kern *k) { return k->isa->name; }
 
 static int kern_reserve(ep_kern *k, size_t n) {

@@ -111,4 +111,16 @@ typedef struct {
 int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, int kv_stride, int n_head,
                       int n_kv, int hd);
 
+/* Row and element ops, split across the pool only when large (prefill);
+ * results are bitwise those of the ep_ref_* kernel of the same name.
+ * ep_kern_rope rotates nrows rows (stride floats apart) in place, row r at
+ * position pos[r]. */
+void ep_kern_layernorm(ep_kern *k, float *y, const float *x, const float *w, const float *b, int n, int d,
+                       float eps);
+void ep_kern_rmsnorm(ep_kern *k, float *y, const float *x, const float *w, int n, int d, float eps);
+void ep_kern_gelu_tanh(ep_kern *k, float *x, size_t n);
+void ep_kern_swiglu(ep_kern *k, float *g, const float *u, size_t n);
+void ep_kern_rope(ep_kern *k, float *x, int nrows, size_t stride, int n_head, int hd, const int *pos,
+                  const double *inv_freq);
+
 #endif

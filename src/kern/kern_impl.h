@@ -31,4 +31,8 @@ float ep__q8_dot_scalar(const void *x, const void *w, int nb);
 void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
                       size_t wrb, int nw, int in, const float *bias);
 
+/* the pool of a kernel context (kern.c), for the row ops of kern_rows.c */
+struct ep_pool;
+struct ep_pool *ep__kern_pool(ep_kern *k);
+
 #endif

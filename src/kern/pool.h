@@ -1,7 +1,7 @@
 /* Persistent thread pool for kernels: threads are created once; each
  * ep_pool_run hands out task indices [0, ntasks) through an atomic counter to
  * the caller and the workers, and returns when all tasks are done. Workers
- * spin briefly between jobs, then sleep on a condition variable.
+ * spin ~50 us between jobs, then sleep on a futex (see pool.c).
  * Ownership: ep_pool_new returns a caller-owned pool (ep_pool_free). One
  * ep_pool_run at a time; fn/ctx are borrowed for the call. */
 #ifndef EP_KERN_POOL_H

@@ -16,8 +16,8 @@ typedef struct {
 } fwd_buf;
 
 static void norm(const ep_model *m, float *y, const float *x, const float *w, const float *b, int n) {
-  if (m->norm_rms) ep_ref_rmsnorm(y, x, w, n, m->info.n_embd, m->eps);
-  else ep_ref_layernorm(y, x, w, b, n, m->info.n_embd, m->eps);
+  if (m->norm_rms) ep_kern_rmsnorm(m->kern, y, x, w, n, m->info.n_embd, m->eps);
+  else ep_kern_layernorm(m->kern, y, x, w, b, n, m->info.n_embd, m->eps);
 }
 
 static void embed_row(const ep_model *m, float *dst, int tok, int pos) {
@@ -44,11 +44,11 @@ static int layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, i
                             {b->k, L->k.data, L->k.wt, L->k_b, kvd},
                             {b->v, L->v.data, L->v.wt, L->v_b, kvd}};
   if (ep_kern_matmul_multi(k, b->h, T, d, qkv, 3) != EP_OK) return EP_ENOMEM;
+  if (m->use_rope) {
+    ep_kern_rope(k, b->q, T, (size_t)qd, in->n_head, hd, b->pos, m->inv_freq);
+    ep_kern_rope(k, b->k, T, (size_t)kvd, in->n_kv_head, hd, b->pos, m->inv_freq);
+  }
   for (int r = 0; r < T; r++) {
-    if (m->use_rope) {
-      ep_ref_rope(b->q + (size_t)r * qd, in->n_head, hd, b->pos[r], m->inv_freq);
-      ep_ref_rope(b->k + (size_t)r * kvd, in->n_kv_head, hd, b->pos[r], m->inv_freq);
-    }
     ep_kv *kv = items[b->seq[r]].kv;
     size_t off = ((size_t)l * kv->cap + (size_t)b->pos[r]) * kvd;
     memcpy(kv->k + off, b->k + (size_t)r * kvd, (size_t)kvd * sizeof(float));
@@ -66,11 +66,11 @@ static int layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, i
     const ep_mm_out gu[2] = {{b->f1, L->up.data, L->up.wt, L->up_b, ff},
                              {b->f2, L->gate.data, L->gate.wt, L->gate_b, ff}};
     if (ep_kern_matmul_multi(k, b->h, T, d, gu, 2) != EP_OK) return EP_ENOMEM;
-    ep_ref_swiglu(b->f2, b->f1, T * ff); /* f2 = silu(gate) * up */
+    ep_kern_swiglu(k, b->f2, b->f1, (size_t)T * ff); /* f2 = silu(gate) * up */
     ep_kern_matmul(k, b->h, b->f2, L->down.data, L->down.wt, L->down_b, T, ff, d);
   } else {
     ep_kern_matmul(k, b->f1, b->h, L->up.data, L->up.wt, L->up_b, T, d, ff);
-    ep_ref_gelu_tanh(b->f1, T * ff);
+    ep_kern_gelu_tanh(k, b->f1, (size_t)T * ff);
     ep_kern_matmul(k, b->h, b->f1, L->down.data, L->down.wt, L->down_b, T, ff, d);
   }
   ep_ref_add(b->x, b->h, T * d);

@@ -223,6 +223,45 @@ static void test_batch_invariant(ep_kern *k, ep_kern_wtype wt, int in, int out) 
   free(x); free(b); free(w); free(wf); free(yall); free(y1);
 }
 
+/* Threaded row ops vs the reference, bitwise: small (caller only) and large
+ * (split across the pool when threads > 1) sizes. */
+static void test_row_ops(ep_kern *k) {
+  const int d = 96, sizes[2] = {3, 1000};
+  for (int si = 0; si < 2; si++) {
+    int n = sizes[si];
+    size_t len = (size_t)n * d + 5; /* not a multiple of 8 */
+    float *x = malloc(sizeof(float) * len), *y0 = malloc(sizeof(float) * len),
+          *y1 = malloc(sizeof(float) * len), *u = malloc(sizeof(float) * len);
+    float w[96], bb[96];
+    int *pos = malloc(sizeof(int) * n);
+    double inv[16];
+    ep_rope_inv_freq(inv, 32, 10000.0, NULL);
+    for (size_t i = 0; i < len; i++) x[i] = frand() * 4, u[i] = frand();
+    for (int i = 0; i < d; i++) w[i] = frand(), bb[i] = frand();
+    for (int i = 0; i < n; i++) pos[i] = (i * 37) % 500;
+    ep_ref_layernorm(y0, x, w, bb, n, d, 1e-5f);
+    ep_kern_layernorm(k, y1, x, w, bb, n, d, 1e-5f);
+    CHECK(memcmp(y0, y1, sizeof(float) * n * d) == 0);
+    ep_ref_rmsnorm(y0, x, w, n, d, 1e-6f);
+    ep_kern_rmsnorm(k, y1, x, w, n, d, 1e-6f);
+    CHECK(memcmp(y0, y1, sizeof(float) * n * d) == 0);
+    memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
+    ep_ref_gelu_tanh(y0, (int)len);
+    ep_kern_gelu_tanh(k, y1, len);
+    CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
+    memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
+    ep_ref_swiglu(y0, u, (int)len);
+    ep_kern_swiglu(k, y1, u, len);
+    CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
+    /* rope: 3 heads of 32 per row (d = 96) */
+    memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
+    for (int r = 0; r < n; r++) ep_ref_rope(y0 + (size_t)r * d, 3, 32, pos[r], inv);
+    ep_kern_rope(k, y1, n, (size_t)d, 3, 32, pos, inv);
+    CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
+    free(x); free(y0); free(y1); free(u); free(pos);
+  }
+}
+
 /* q/k/v-style multi-output call with mixed weight types vs the reference */
 static void test_multi(ep_kern *k) {
   int n = 5, in = 96, outs[3] = {64, 30, 129};
@@ -319,6 +358,7 @@ int main(void) {
         test_batch_invariant(k, (ep_kern_wtype)wt, 768, 9);
         test_batch_invariant(k, (ep_kern_wtype)wt, 203, 13);
       }
+      test_row_ops(k);
       test_attention(k);
       test_q8_accuracy(k);
       test_multi(k);
