@@ -241,6 +241,11 @@ static void at_task(void *ctx, int task, int thread) {
   ep__dot_fn dot = j->k->isa->dot[EP_KW_F32];
   float scale = 1.0f / sqrtf((float)hd);
   const float *q = r->q + (size_t)h * hd;
+  if (j->k->isa->attn && hd % 8 == 0) {
+    j->k->isa->attn(r->out + (size_t)h * hd, q, r->k + (size_t)kvh * hd, r->v + (size_t)kvh * hd, r->n_pos,
+                    (size_t)j->kv_stride, hd, scale, s);
+    return;
+  }
   for (int t = 0; t < r->n_pos; t++)
     s[t] = dot(q, r->k + (size_t)t * j->kv_stride + (size_t)kvh * hd, hd) * scale;
   ep_ref_softmax(s, r->n_pos);

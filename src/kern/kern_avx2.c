@@ -62,7 +62,8 @@ MM_ROWS(mm_scalar_bf16, dot_scalar_bf16)
 const ep__isa ep__isa_scalar = {"scalar",
                                 {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
                                 {NULL, cvt_scalar_f16, cvt_scalar_bf16},
-                                {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar}};
+                                {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
+                                NULL};
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -131,10 +132,45 @@ AVX2_FN static void cvt_avx2_bf16(float *d, const void *s, int n) {
 #include "kern/kern_avx2_mm.h"
 #include "kern/kern_avx2_gemv.h"
 
+/* one attention head: FMA dot per position (two chains), scalar softmax,
+ * then out += p_t v_t with 4 vector accumulators per 32 columns */
+AVX2_FN static void attn_avx2(float *out, const float *q, const float *k, const float *v, int n_pos,
+                              size_t stride, int hd, float scale, float *s) {
+  for (int t = 0; t < n_pos; t++) {
+    const float *kt = k + (size_t)t * stride;
+    __m256 a = _mm256_setzero_ps(), b = a;
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
+      b = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kt + d + 8), b);
+    }
+    if (d < hd) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
+    s[t] = hsum(_mm256_add_ps(a, b)) * scale;
+  }
+  ep_ref_softmax(s, n_pos);
+  for (int d0 = 0; d0 < hd; d0 += 32) {
+    int nv = (hd - d0) / 8 < 4 ? (hd - d0) / 8 : 4;
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+    for (int t = 0; t < n_pos; t++) {
+      const float *vt = v + (size_t)t * stride + d0;
+      __m256 p = _mm256_set1_ps(s[t]);
+      o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt), o0);
+      if (nv > 1) o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8), o1);
+      if (nv > 2) o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 16), o2);
+      if (nv > 3) o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 24), o3);
+    }
+    _mm256_storeu_ps(out + d0, o0);
+    if (nv > 1) _mm256_storeu_ps(out + d0 + 8, o1);
+    if (nv > 2) _mm256_storeu_ps(out + d0 + 16, o2);
+    if (nv > 3) _mm256_storeu_ps(out + d0 + 24, o3);
+  }
+}
+
 const ep__isa ep__isa_avx2 = {"avx2",
                               {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16},
                               {NULL, cvt_avx2_f16, cvt_avx2_bf16},
-                              {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8}};
+                              {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8},
+                              attn_avx2};
 
 int ep__avx2_available(void) {
   __builtin_cpu_init();
@@ -145,6 +181,7 @@ int ep__avx2_available(void) {
 const ep__isa ep__isa_avx2 = {"scalar",
                               {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
                               {NULL, cvt_scalar_f16, cvt_scalar_bf16},
-                              {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar}};
+                              {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
+                                NULL};
 int ep__avx2_available(void) { return 0; }
 #endif

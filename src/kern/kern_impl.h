@@ -13,11 +13,18 @@ typedef void (*ep__cvt_fn)(float *dst, const void *src, int n);
 typedef void (*ep__mm_fn)(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
                           size_t wrb, int nw, int in, const float *bias);
 
+/* One attention head over n_pos cached positions (see ep_ref_attention):
+ * out[hd] = softmax(scale * q.k_t) V; k/v rows stride floats apart; s holds
+ * n_pos floats. Only for hd % 8 == 0. */
+typedef void (*ep__attn_fn)(float *out, const float *q, const float *k, const float *v, int n_pos,
+                            size_t stride, int hd, float scale, float *s);
+
 typedef struct {
   const char *name;
   ep__dot_fn dot[3];          /* f32 x . row of wtype (F32/F16/BF16) */
   ep__cvt_fn cvt[3];          /* to f32; [EP_KW_F32] unused */
   ep__mm_fn mm[EP_KW_COUNT];  /* by ep_kern_wtype */
+  ep__attn_fn attn;           /* NULL: portable loop in kern.c */
 } ep__isa;
 
 extern const ep__isa ep__isa_scalar;

@@ -287,8 +287,8 @@ static void test_multi(ep_kern *k) {
   free(x); free(bias);
 }
 
-static void test_attention(ep_kern *k) {
-  int n_head = 8, n_kv = 2, hd = 16, stride = n_kv * hd, npos = 37, rows = 5;
+static void test_attention(ep_kern *k, int hd) {
+  int n_head = 8, n_kv = 2, stride = n_kv * hd, npos = 37, rows = 5;
   float *kc = malloc(sizeof(float) * npos * stride), *vc = malloc(sizeof(float) * npos * stride);
   float *q = malloc(sizeof(float) * rows * n_head * hd), *o0 = malloc(sizeof(float) * rows * n_head * hd),
         *o1 = malloc(sizeof(float) * rows * n_head * hd), *s = malloc(sizeof(float) * npos);
@@ -359,7 +359,10 @@ int main(void) {
         test_batch_invariant(k, (ep_kern_wtype)wt, 203, 13);
       }
       test_row_ops(k);
-      test_attention(k);
+      test_attention(k, 16);
+      test_attention(k, 64);  /* 2 x 32-column passes in the AVX2 head */
+      test_attention(k, 40);  /* partial 32-column pass */
+      test_attention(k, 12);  /* hd % 8 != 0: portable loop */
       test_q8_accuracy(k);
       test_multi(k);
       ep_kern_free(k);
