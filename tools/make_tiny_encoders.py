@@ -2,6 +2,9 @@
 """Write the tiny random encoder repositories used by the encoder tests.
 
   make_tiny_encoders.py --out DIR [--seed N]
+  make_tiny_encoders.py --bert-base DIR [--seed N]
+    DIR               BERT-base-shaped BertModel for bench/bench_embed.sh (hidden 768, 12 layers,
+                      12 heads, intermediate 3072, 512 positions, F32, mean pooling, ~440 MB).
     DIR/tiny-bert     BertForSequenceClassification ("bert." names, pooler, 3-label classifier)
                       + sentence-transformers layout (modules.json, 1_Pooling mean, 2_Dense tanh,
                       Normalize) + the bert-base-uncased WordPiece tokenizer; word embeddings F16.
@@ -27,16 +30,16 @@ def rnd(rng, shape, std):
     return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float32)
 
 
-def encoder_layers(rng, t, prefix, L, d, F):
+def encoder_layers(rng, t, prefix, L, d, F, std=0.25):
     for i in range(L):
         p = f"{prefix}encoder.layer.{i}."
         for n in ("attention.self.query", "attention.self.key", "attention.self.value",
                   "attention.output.dense"):
-            t[p + n + ".weight"] = rnd(rng, (d, d), 0.25)
+            t[p + n + ".weight"] = rnd(rng, (d, d), std)
             t[p + n + ".bias"] = rnd(rng, (d,), 0.1)
-        t[p + "intermediate.dense.weight"] = rnd(rng, (F, d), 0.25)
+        t[p + "intermediate.dense.weight"] = rnd(rng, (F, d), std)
         t[p + "intermediate.dense.bias"] = rnd(rng, (F,), 0.1)
-        t[p + "output.dense.weight"] = rnd(rng, (d, F), 0.25)
+        t[p + "output.dense.weight"] = rnd(rng, (d, F), std)
         t[p + "output.dense.bias"] = rnd(rng, (d,), 0.1)
         for n in ("attention.output.LayerNorm", "output.LayerNorm"):
             t[p + n + ".weight"] = 1 + rnd(rng, (d,), 0.1)
@@ -117,11 +120,35 @@ def tiny_roberta(rng, out):
     st_np.save(os.path.join(out, "model.safetensors"), t)
 
 
+def bert_base(rng, out):
+    d, L, H, F, V, P = 768, 12, 12, 3072, 30522, 512
+    cfg = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": V, "hidden_size": d,
+           "num_hidden_layers": L, "num_attention_heads": H, "intermediate_size": F,
+           "max_position_embeddings": P, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+           "hidden_act": "gelu", "pad_token_id": 0, "position_embedding_type": "absolute",
+           "torch_dtype": "float32"}
+    t = {}
+    embeddings(rng, t, "", V, P, 2, d, False)
+    encoder_layers(rng, t, "", L, d, F, std=0.02)  # BERT's init scale
+    os.makedirs(out, exist_ok=True)
+    dump(os.path.join(out, "config.json"), cfg)
+    st_np.save(os.path.join(out, "model.safetensors"), t)
+    os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)
+    dump(os.path.join(out, "1_Pooling", "config.json"), {
+        "word_embedding_dimension": d, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--bert-base", metavar="DIR")
     ap.add_argument("--seed", type=int, default=6)
     a = ap.parse_args()
+    if a.bert_base:
+        bert_base(np.random.default_rng(a.seed), a.bert_base)
+        return
+    if not a.out:
+        ap.error("--out or --bert-base is required")
     tiny_bert(np.random.default_rng(a.seed), os.path.join(a.out, "tiny-bert"))
     tiny_roberta(np.random.default_rng(a.seed + 1), os.path.join(a.out, "tiny-roberta"))
 
