@@ -106,10 +106,11 @@ static void up_done(ep_http_creq *q, int err, void *ud) {
     /* nothing was sent: the replica is gone or not listening; try another */
     ep_sched_replica *old = c->rep;
     c->rep = NULL;
-    ep_sched_replica_release(old);
+    /* picked before old is released (it may be freed then); never old again */
     ep_sched_ep *ep = ep_sched_find(c->g->sched, c->ge->ns, c->ge->name);
-    ep_sched_replica *r = ep ? ep_sched_pick(ep) : NULL;
-    if (r && ep_sched_replica_port(r) != port) {
+    ep_sched_replica *r = ep ? ep_sched_pick_except(ep, old) : NULL;
+    ep_sched_replica_release(old);
+    if (r) {
       ep__gw_forward(c, r);
       return;
     }

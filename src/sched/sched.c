@@ -215,11 +215,13 @@ void ep_sched_ep_name(const ep_sched_ep *ep, const char **ns, const char **name)
   *name = ep->name;
 }
 
-ep_sched_replica *ep_sched_pick(ep_sched_ep *ep) {
+ep_sched_replica *ep_sched_pick(ep_sched_ep *ep) { return ep_sched_pick_except(ep, NULL); }
+
+ep_sched_replica *ep_sched_pick_except(ep_sched_ep *ep, const ep_sched_replica *except) {
   ep_sched_replica *best = NULL;
   unsigned cap = (unsigned)(ep->s->p.replica_concurrency > 0 ? ep->s->p.replica_concurrency : 1);
   for (ep_sched_replica *r = ep->replicas; r; r = r->next) {
-    if (r->phase != EP_R_READY || r->inflight >= cap) continue;
+    if (r == except || r->phase != EP_R_READY || r->inflight >= cap) continue;
     if (!best || r->inflight < best->inflight) best = r;
   }
   return best;

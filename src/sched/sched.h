@@ -99,6 +99,10 @@ int ep_sched_ep_waking(const ep_sched_ep *ep);
 /* Least-in-flight ready replica with room (in-flight < replica_concurrency),
  * NULL when none. */
 ep_sched_replica *ep_sched_pick(ep_sched_ep *ep);
+/* Same, never returning except (a retry after except refused the connection:
+ * it stays ready until the supervisor or a probe notices, e.g. a Slurm job
+ * cancelled behind the daemon's back). */
+ep_sched_replica *ep_sched_pick_except(ep_sched_ep *ep, const ep_sched_replica *except);
 /* Marks a request in flight on r (r stays valid until the matching release,
  * even if the replica exits). */
 void ep_sched_replica_acquire(ep_sched_replica *r);

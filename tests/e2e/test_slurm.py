@@ -1,20 +1,18 @@
-"""End-to-end test of Slurm pools on a real single-node Slurm cluster started
-in a temp dir (munged, slurmctld, slurmd on non-default ports, as root; the
-setup of /work/shared/ENVIRONMENT.md): the catalog lists the pool as a region,
+"""End-to-end test of Slurm pools on a real two-node Slurm cluster started
+in a temp dir (munged, slurmctld, two slurmds on 127.0.0.1 on non-default
+ports, as root; fixtures/slurm_cluster.py): the catalog lists the pool as a region,
 an endpoint placed there runs the stand-in replica (fixtures/replica.py) as a
 batch job and answers through the gateway, a scancelled job is replaced, the
 daemon's kill -9 + restart re-adopts the running job (no duplicate),
 scale-to-zero + wake and pause/resume cancel and resubmit jobs, delete leaves
-no job, and no token reaches the job. Skipped only when Slurm cannot
+no job, and no token reaches the job; two replicas of 2 CPUs each run on the
+two nodes and keep serving while one job is scancelled. Skipped only when Slurm cannot
 run here (not root, packages missing)."""
-import glob
+import concurrent.futures
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -24,124 +22,21 @@ from conftest import ADMIN_TOKEN, Daemon
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPLICA = os.path.join(HERE, "fixtures", "replica.py")
-TOOLS = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo"]
+sys.path.insert(0, os.path.join(HERE, "fixtures"))
+from slurm_cluster import Cluster, missing_tools  # noqa: E402
 
 if os.geteuid() != 0:
     pytest.skip("Slurm test needs root (slurmd runs jobs as root here)", allow_module_level=True)
-_missing = [t for t in TOOLS if not shutil.which(t) and not os.path.exists("/usr/sbin/" + t)]
+_missing = missing_tools()
 if _missing:
     pytest.skip("Slurm not installed (apt-get install slurm-wlm munge): missing %s" % _missing,
                 allow_module_level=True)
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Cluster:
-    def __init__(self):
-        self.t = tempfile.mkdtemp(prefix="epd-slurm-")
-        os.chmod(self.t, 0o711)
-        self.procs = []
-        self.env = dict(os.environ)
-        self.env["SLURM_CONF"] = os.path.join(self.t, "slurm.conf")
-
-    def path(self, *p):
-        return os.path.join(self.t, *p)
-
-    def start(self):
-        t, h = self.t, socket.gethostname().split(".")[0]
-        os.mkdir(self.path("ms"), 0o755)
-        os.mkdir(self.path("mk"), 0o700)
-        for d in ("state", "spool/" + h, "log", "shared"):
-            os.makedirs(self.path(d), exist_ok=True)
-        os.chmod(self.path("shared"), 0o755)
-        subprocess.run(["mungekey", "-c", "-k", self.path("mk", "munge.key")], check=True,
-                       capture_output=True)
-        self._spawn(["munged", "-F", "--key-file=" + self.path("mk", "munge.key"),
-                     "--socket=" + self.path("ms", "munge.sock"),
-                     "--pid-file=" + self.path("ms", "munged.pid"),
-                     "--seed-file=" + self.path("mk", "seed")], "munged.log")
-        mem = int(open("/proc/meminfo").read().split()[1]) // 1024
-        ctld, sd = _free_port(), _free_port()
-        conf = ["ClusterName=eptest", "SlurmctldHost=" + h, "SlurmctldPort=%d" % ctld,
-                "SlurmdPort=%d" % sd, "SlurmUser=root", "AuthType=auth/munge",
-                "AuthInfo=socket=" + self.path("ms", "munge.sock"), "MpiDefault=none",
-                "ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup",
-                "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
-                "DefMemPerCPU=256", "KillWait=3", "SchedulerParameters=batch_sched_delay=0",
-                "ReturnToService=2", "JobAcctGatherType=jobacct_gather/none",
-                "AccountingStorageType=accounting_storage/none",
-                "StateSaveLocation=" + self.path("state"),
-                "SlurmdSpoolDir=" + self.path("spool", "%n"),
-                "SlurmctldPidFile=" + self.path("slurmctld.pid"),
-                "SlurmdPidFile=" + self.path("slurmd-%n.pid"),
-                "SlurmctldLogFile=" + self.path("log", "slurmctld.log"),
-                "SlurmdLogFile=" + self.path("log", "slurmd-%n.log"),
-                "NodeName=%s CPUs=2 RealMemory=%d" % (h, mem),
-                "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP"]
-        open(self.path("slurm.conf"), "w").write("\n".join(conf) + "\n")
-        open(self.path("cgroup.conf"), "w").write("ConstrainCores=yes\nConstrainRAMSpace=yes\n")
-        time.sleep(0.2)
-        self._spawn(["slurmctld", "-D"], "ctld.out")
-        self._spawn(["slurmd", "-D"], "slurmd.out")
-        end = time.time() + 20
-        while time.time() < end:
-            r = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True,
-                               text=True)
-            if r.stdout.strip() == "idle":
-                return
-            time.sleep(0.1)
-        raise RuntimeError("slurm did not come up: " + self.logs())
-
-    def _spawn(self, argv, log):
-        f = open(self.path("log", log), "wb")
-        self.procs.append(subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
-                                           env=self.env))
-        f.close()
-
-    def logs(self):
-        out = ""
-        for f in glob.glob(self.path("log", "*")):
-            out += "== %s\n%s\n" % (f, open(f, errors="replace").read()[-2000:])
-        return out
-
-    def run(self, *argv):
-        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                              timeout=30)
-
-    def jobs(self):
-        """[(id, state, name)] of jobs not finished."""
-        r = self.run("squeue", "-h", "-o", "%i|%T|%j")
-        assert r.returncode == 0, r.stderr
-        return [tuple(l.split("|")) for l in r.stdout.split("\n") if l.strip()]
-
-    def running(self, prefix):
-        return [j for j in self.jobs() if j[2].startswith(prefix)]
-
-    def stop(self):
-        self.run("scancel", "--me")
-        for p in reversed(self.procs):  # slurmd, slurmctld, munged
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        for d in sorted(glob.glob("/sys/fs/cgroup/*/slurm_*") + glob.glob("/sys/fs/cgroup/slurm_*")):
-            subprocess.run(["find", d, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"],
-                           capture_output=True)
-        shutil.rmtree(self.t, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
+    # two nodes (two slurmds on 127.0.0.1, 2 CPUs each) for the whole module
+    c = Cluster(nodes=2)
     try:
         c.start()
     except Exception:
@@ -283,6 +178,108 @@ def test_slurm_pool_lifecycle(cluster):
         wait_for(lambda: not cluster.running("endpointd-admin-"), 15, "jobs gone after delete")
         sys.stderr.write("slurm: create->running %.2f s, scancel->replaced %.2f s, "
                          "wake from zero %.2f s\n" % (t_run, t_replace, t_wake))
+    finally:
+        rc = d.cleanup()
+        if rc != 0:
+            sys.stderr.write(cluster.logs())
+    assert rc == 0
+
+
+def _direct(cluster, job):
+    """(pid, SLURMD_NODENAME) of the replica of job, asked directly at the
+    address the job wrote (not through the gateway)."""
+    try:
+        host, port = open(cluster.path("shared", "%s.addr" % job)).read().split()
+        pid = requests.get("http://%s:%s/health" % (host, port), timeout=5).json()["pid"]
+        env = open("/proc/%d/environ" % pid, "rb").read().decode(errors="replace").split("\0")
+    except (OSError, ValueError, requests.RequestException):
+        return None
+    node = [e.split("=", 1)[1] for e in env if e.startswith("SLURMD_NODENAME=")]
+    return (pid, node[0] if node else None)
+
+
+def test_two_replicas_on_two_nodes(cluster):
+    """minReplica=maxReplica=2 of 2 CPUs each on two 2-CPU nodes: Slurm must
+    place the jobs on different nodes; the gateway keeps answering while one
+    job is scancelled behind the daemon's back (it is replaced); scale to
+    zero and wake bring both back; delete leaves no job."""
+    cfg = cluster.path("endpointd3.json")
+    json.dump({"pools": [{"name": "hpc", "type": "slurm", "partition": "main",
+                          "shared_dir": cluster.path("shared"), "poll_ms": 200,
+                          "sizes": {"x2": {"cpus": 2, "mem": "200M"}}}]}, open(cfg, "w"))
+    env = {"SLURM_CONF": cluster.env["SLURM_CONF"], "ENDPOINTD_CONFIG": cfg,
+           "ENDPOINTD_STOP_GRACE_MS": "2000", "ENDPOINTD_REPLICA_START_TIMEOUT_MS": "30000"}
+    d = Daemon(env=env).start()
+    pre = "endpointd-admin-two-"
+    try:
+        b = body("two")
+        b["compute"]["instanceSize"] = "x2"
+        b["compute"]["scaling"] = {"minReplica": 2, "maxReplica": 2, "scaleToZeroTimeout": 0}
+        assert d.post("/v2/endpoint/admin", json=b).status_code in (200, 201, 202)
+
+        def both_running():
+            js = cluster.running(pre)
+            if len(js) == 2 and all(j[1] == "RUNNING" for j in js) and \
+                    state(d, "two") == "running":
+                return js
+            return None
+
+        def on_two_nodes():
+            js = both_running()
+            if not js:
+                return None
+            seen = [_direct(cluster, j[0]) for j in js]
+            if None in seen:
+                return None
+            # squeue's node list and the node each replica process runs on agree
+            assert sorted(j[3] for j in js) == sorted(s[1] for s in seen), (js, seen)
+            return js if sorted(j[3] for j in js) == sorted(cluster.nodes) else None
+
+        jobs = wait_for(on_two_nodes, 40, "two jobs RUNNING on two nodes")
+        # concurrent slow requests: least-in-flight spreads them over both replicas
+        def slow(_):
+            return requests.post(d.url + "/endpoints/admin/two/slow", json={"seconds": 0.5},
+                                 timeout=10)
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            rs = list(ex.map(slow, range(4)))
+        assert all(r.status_code == 200 for r in rs), [r.text for r in rs]
+        pids = {r.json()["pid"] for r in rs}
+        assert pids == {_direct(cluster, j[0])[0] for j in jobs}, pids
+
+        # scancel one job behind the daemon's back: requests keep succeeding
+        victim, keep = jobs[0][0], jobs[1][0]
+        assert cluster.run("scancel", victim).returncode == 0
+        t0, codes, replaced = time.time(), [], None
+        while time.time() - t0 < 30:
+            q = call(d, "two")
+            codes.append((q.status_code, q.text[:120]) if q is not None else None)
+            js = both_running()
+            if js and victim not in [j[0] for j in js] and len(codes) >= 20:
+                replaced = js
+                break
+            time.sleep(0.05)
+        assert replaced, cluster.jobs()
+        bad = [c for c in codes if not c or c[0] != 200]
+        assert not bad, "%d of %d requests failed during the scancel: %r" % (
+            len(bad), len(codes), bad)
+        assert keep in [j[0] for j in replaced]
+        sys.stderr.write("slurm 2 nodes: scancel -> replacement RUNNING %.2f s, %d requests "
+                         "all 200\n" % (time.time() - t0, len(codes)))
+        jobs = wait_for(on_two_nodes, 20, "replacement on the free node")
+
+        # scale to zero cancels both jobs; a request wakes the endpoint
+        assert d.post("/v2/endpoint/admin/two/scale-to-zero").status_code == 200
+        wait_for(lambda: state(d, "two") == "scaledToZero", 15, "scaledToZero")
+        wait_for(lambda: not cluster.running(pre), 15, "jobs gone at zero")
+        q = requests.post(d.url + "/endpoints/admin/two", json={"w": 1}, timeout=30,
+                          headers={"X-Scale-Up-Timeout": "25"})
+        assert q.status_code == 200, q.text
+        woke = wait_for(on_two_nodes, 30, "both replicas back after the wake")
+        assert not set(j[0] for j in woke) & set(j[0] for j in jobs)
+
+        # delete -> no job left
+        assert d.delete("/v2/endpoint/admin/two").status_code in (200, 202, 204)
+        wait_for(lambda: not cluster.running(pre), 15, "jobs gone after delete")
     finally:
         rc = d.cleanup()
         if rc != 0:
