@@ -36,4 +36,10 @@ typedef enum {
 /* Static string for an ep_err (or "unknown error"). Never NULL. */
 const char *ep_strerror(int err);
 
+#include <stddef.h>
+/* Writes a formatted message into err (when err and errsz are set) and
+ * returns code: `return ep_errf(err, errsz, EP_EPARSE, "bad %s", x);` */
+int ep_errf(char *err, size_t errsz, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

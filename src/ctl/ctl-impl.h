@@ -36,6 +36,10 @@ void ep__ctl_store_error(ep_http_req *req, int err);
 json_t *ep__ctl_iso(int64_t ms); /* string or null for 0 */
 
 void ep__ctl_changed(ep_ctl *c, const char *ns, const char *name);
+/* Loads endpoint {ns}/{name} of the route after auth + namespace checks (write
+ * role when write=1); answers 401/403/404/5xx itself and returns -1 then. */
+int ep__ctl_load(ep_ctl *c, ep_http_req *r, const ep_route_params *p, int write,
+                 ep_principal *who, ep_endpoint_row *row);
 
 /* Status capture for the request counters: the http layer frees a request as
  * soon as it is answered, so ctl's responses note their status first into the

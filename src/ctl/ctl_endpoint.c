@@ -13,9 +13,8 @@
 #include "ctl/ctl-impl.h"
 #include "hub/hub.h"
 
-/* Loads ns/name after auth + namespace checks; answers and returns -1 on failure. */
-static int load(ep_ctl *c, ep_http_req *r, const ep_route_params *p, int write, ep_principal *who,
-                ep_endpoint_row *row) {
+int ep__ctl_load(ep_ctl *c, ep_http_req *r, const ep_route_params *p, int write,
+                 ep_principal *who, ep_endpoint_row *row) {
   const char *ns = ep_route_param(p, "ns"), *name = ep_route_param(p, "name");
   memset(row, 0, sizeof *row);
   if (ep__ctl_auth(c, r, who) || ep__ctl_ns(c, r, who, ns, write)) return -1;
@@ -178,7 +177,7 @@ void ep__ctl_ep_get(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 0, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 0, &who, &row)) return;
   respond_row(c, r, 200, &row);
   ep_endpoint_row_clear(&row);
 }
@@ -201,7 +200,7 @@ void ep__ctl_ep_update(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 1, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 1, &who, &row)) return;
   json_t *body = ep__ctl_body(r, 1);
   json_t *cur = body ? json_loads(row.spec, 0, NULL) : NULL;
   if (!body || !cur) {
@@ -252,7 +251,7 @@ void ep__ctl_ep_delete(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 1, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 1, &who, &row)) return;
   int err = ep_store_endpoint_delete(c->store, row.id);
   ep_render_cache_drop(c->rcache, row.id);
   if (err) {
@@ -275,7 +274,7 @@ void ep__ctl_ep_pause(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 1, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 1, &who, &row)) return;
   if (row.paused && !strcmp(row.state, "paused")) {
     respond_row(c, r, 200, &row); /* idempotent */
   } else {
@@ -292,7 +291,7 @@ void ep__ctl_ep_resume(ep_http_req *r, const ep_route_params *p, void *ctx) {
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 1, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 1, &who, &row)) return;
   int active = !row.paused && !row.scale_to_zero && strcmp(row.state, "failed") &&
                strcmp(row.state, "paused") && strcmp(row.state, "scaledToZero");
   if (active) {
@@ -310,7 +309,7 @@ void ep__ctl_ep_scale_to_zero(ep_http_req *r, const ep_route_params *p, void *ct
   ep_ctl *c = ctx;
   ep_principal who;
   ep_endpoint_row row;
-  if (load(c, r, p, 1, &who, &row)) return;
+  if (ep__ctl_load(c, r, p, 1, &who, &row)) return;
   if (row.paused) {
     ep_http_respond_error(r, 400, "Invalid state: endpoint is paused; resume it first");
   } else if (row.scale_to_zero && !strcmp(row.state, "scaledToZero")) {

@@ -15,21 +15,10 @@
 #define TS_LEN 24 /* "2026-11-25T12:41:53.263Z" */
 
 /* Auth + namespace read access + the row; answers and returns -1 on failure. */
+/* Read access to ns/name (see ep__ctl_load). */
 static int load(ep_ctl *c, ep_http_req *r, const ep_route_params *p, ep_endpoint_row *row) {
-  const char *ns = ep_route_param(p, "ns"), *name = ep_route_param(p, "name");
   ep_principal who;
-  memset(row, 0, sizeof *row);
-  if (ep__ctl_auth(c, r, &who) || ep__ctl_ns(c, r, &who, ns, 0)) return -1;
-  int err = ep_store_endpoint_get(c->store, ns, name, row);
-  if (err == EP_ENOTFOUND) {
-    ep_http_respond_error(r, 404, "endpoint '%.64s' not found in namespace '%.64s'", name, ns);
-    return -1;
-  }
-  if (err) {
-    ep__ctl_store_error(r, err);
-    return -1;
-  }
-  return 0;
+  return ep__ctl_load(c, r, p, 0, &who, row);
 }
 
 /* "tail"/"limit": absent -> dflt; a non-negative integer; else 400. */

@@ -11,18 +11,6 @@
 
 #include "base/err.h"
 
-static int cfg_fail(char *err, size_t errsz, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cfg_fail(char *err, size_t errsz, int code, const char *fmt, ...) {
-  if (err && errsz) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* First present key among names (NULL-terminated list). */
 static json_t *get_any(json_t *o, const char *const *names) {
   for (; *names; names++) {
@@ -78,24 +66,24 @@ static int get_eos(json_t *o, int *ids, int *n) {
 
 static int cfg_required(json_t *root, const char *const *names, int *out, char *err, size_t errsz) {
   int r = get_int(root, names, out);
-  if (r == 0) return cfg_fail(err, errsz, EP_EINVAL, "config.json: missing required field %s", names[0]);
+  if (r == 0) return ep_errf(err, errsz, EP_EINVAL, "config.json: missing required field %s", names[0]);
   if (r < 0 || *out <= 0)
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: field %s must be a positive integer", names[0]);
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: field %s must be a positive integer", names[0]);
   return EP_OK;
 }
 
 static int cfg_rope_scaling(json_t *root, ep_config *c, char *err, size_t errsz) {
   json_t *rs = json_object_get(root, "rope_scaling");
   if (!rs || json_is_null(rs)) return EP_OK;
-  if (!json_is_object(rs)) return cfg_fail(err, errsz, EP_EINVAL, "config.json: rope_scaling is not an object");
+  if (!json_is_object(rs)) return ep_errf(err, errsz, EP_EINVAL, "config.json: rope_scaling is not an object");
   json_t *t = json_object_get(rs, "rope_type");
   if (!json_is_string(t)) t = json_object_get(rs, "type");
   const char *ts = json_string_value(t);
-  if (!ts) return cfg_fail(err, errsz, EP_EINVAL, "config.json: rope_scaling has no type");
+  if (!ts) return ep_errf(err, errsz, EP_EINVAL, "config.json: rope_scaling has no type");
   if (strcmp(ts, "default") == 0) return EP_OK;
   if (strcmp(ts, "linear") == 0) c->rope_scaling.type = EP_ROPE_SCALING_LINEAR;
   else if (strcmp(ts, "llama3") == 0) c->rope_scaling.type = EP_ROPE_SCALING_LLAMA3;
-  else return cfg_fail(err, errsz, EP_EUNSUPPORTED, "config.json: rope_scaling type '%s' not supported", ts);
+  else return ep_errf(err, errsz, EP_EUNSUPPORTED, "config.json: rope_scaling type '%s' not supported", ts);
   c->rope_scaling.factor = 1.0;
   c->rope_scaling.low_freq_factor = 1.0;
   c->rope_scaling.high_freq_factor = 4.0;
@@ -104,9 +92,9 @@ static int cfg_rope_scaling(json_t *root, ep_config *c, char *err, size_t errsz)
       get_num(rs, "low_freq_factor", &c->rope_scaling.low_freq_factor) < 0 ||
       get_num(rs, "high_freq_factor", &c->rope_scaling.high_freq_factor) < 0 ||
       get_int(rs, NAMES("original_max_position_embeddings"), &c->rope_scaling.original_max_pos) < 0)
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: rope_scaling has a non-numeric field");
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: rope_scaling has a non-numeric field");
   if (c->rope_scaling.factor <= 0)
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: rope_scaling.factor must be > 0");
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: rope_scaling.factor must be > 0");
   return EP_OK;
 }
 
@@ -124,7 +112,7 @@ static int cfg_labels(json_t *root, ep_config *c, char *err, size_t errsz) {
     char *end;
     long id = strtol(k, &end, 10);
     if (*end || end == k || id < 0 || id >= (long)n || !json_is_string(v) || c->id2label[id])
-      return cfg_fail(err, errsz, EP_EINVAL, "config.json: id2label key '%s' is not a class id 0..%zu",
+      return ep_errf(err, errsz, EP_EINVAL, "config.json: id2label key '%s' is not a class id 0..%zu",
                       k, n - 1);
     if (!(c->id2label[id] = strdup(json_string_value(v)))) return EP_ENOMEM;
   }
@@ -132,13 +120,13 @@ static int cfg_labels(json_t *root, ep_config *c, char *err, size_t errsz) {
 }
 
 static int cfg_fill(json_t *root, ep_config *c, char *err, size_t errsz) {
-  if (!json_is_object(root)) return cfg_fail(err, errsz, EP_EPARSE, "config.json: not a JSON object");
+  if (!json_is_object(root)) return ep_errf(err, errsz, EP_EPARSE, "config.json: not a JSON object");
   copy_str(c->model_type, sizeof c->model_type, json_object_get(root, "model_type"));
   json_t *ar = json_object_get(root, "architectures");
   if (json_is_array(ar) && json_array_size(ar) > 0)
     copy_str(c->architecture, sizeof c->architecture, json_array_get(ar, 0));
   if (!c->model_type[0] && !c->architecture[0])
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: missing model_type and architectures");
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: missing model_type and architectures");
   copy_str(c->hidden_act, sizeof c->hidden_act, get_any(root, NAMES("hidden_act", "activation_function")));
   int rc;
   if ((rc = cfg_required(root, NAMES("vocab_size"), &c->vocab_size, err, errsz)) ||
@@ -156,16 +144,16 @@ static int cfg_fill(json_t *root, ep_config *c, char *err, size_t errsz) {
       get_int(root, NAMES("bos_token_id"), &c->bos_id) < 0 ||
       get_int(root, NAMES("pad_token_id"), &c->pad_id) < 0 ||
       get_eos(root, c->eos_ids, &c->n_eos) < 0)
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: a size or token id field is not an integer");
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: a size or token id field is not an integer");
   if (c->n_kv_head <= 0 || c->n_head % c->n_kv_head != 0)
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: num_key_value_heads %d does not divide %d heads",
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: num_key_value_heads %d does not divide %d heads",
                     c->n_kv_head, c->n_head);
-  if (c->head_dim <= 0) return cfg_fail(err, errsz, EP_EINVAL, "config.json: head_dim must be > 0");
+  if (c->head_dim <= 0) return ep_errf(err, errsz, EP_EINVAL, "config.json: head_dim must be > 0");
   if (get_num(root, "rms_norm_eps", &c->rms_norm_eps) < 0 ||
       get_num(root, "rope_theta", &c->rope_theta) < 0 ||
       (get_num(root, "layer_norm_epsilon", &c->layer_norm_eps) < 0) ||
       (c->layer_norm_eps == 0 && get_num(root, "layer_norm_eps", &c->layer_norm_eps) < 0))
-    return cfg_fail(err, errsz, EP_EINVAL, "config.json: eps or rope_theta is not a number");
+    return ep_errf(err, errsz, EP_EINVAL, "config.json: eps or rope_theta is not a number");
   json_t *tie = json_object_get(root, "tie_word_embeddings");
   if (tie && json_is_boolean(tie)) c->tie_word_embeddings = json_is_true(tie);
   c->attention_bias = json_is_true(json_object_get(root, "attention_bias"));
@@ -185,7 +173,7 @@ int ep_config_parse(const char *json, size_t len, ep_config *out, char *err, siz
   cfg_defaults(out);
   json_error_t je;
   json_t *root = json_loadb(json, len, 0, &je);
-  if (!root) return cfg_fail(err, errsz, EP_EPARSE, "config.json: %s (line %d)", je.text, je.line);
+  if (!root) return ep_errf(err, errsz, EP_EPARSE, "config.json: %s (line %d)", je.text, je.line);
   int rc = cfg_fill(root, out, err, errsz);
   json_decref(root);
   if (rc != EP_OK) ep_config_free(out);
@@ -225,7 +213,7 @@ int ep_config_load(const char *dir, ep_config *out, char *err, size_t errsz) {
   int rc = read_file(path, &data, &len);
   if (rc != EP_OK) {
     cfg_defaults(out);
-    return cfg_fail(err, errsz, rc, "%s: %s", path, ep_strerror(rc));
+    return ep_errf(err, errsz, rc, "%s: %s", path, ep_strerror(rc));
   }
   rc = ep_config_parse(data, len, out, err, errsz);
   free(data);
@@ -253,10 +241,10 @@ int ep_gen_config_parse(const char *json, size_t len, ep_gen_config *g, char *er
   json_error_t je;
   json_t *root = json_loadb(json, len, 0, &je);
   if (!root)
-    return cfg_fail(err, errsz, EP_EPARSE, "generation_config.json: %s (line %d)", je.text, je.line);
+    return ep_errf(err, errsz, EP_EPARSE, "generation_config.json: %s (line %d)", je.text, je.line);
   int rc = EP_OK;
   if (!json_is_object(root)) {
-    rc = cfg_fail(err, errsz, EP_EPARSE, "generation_config.json: not a JSON object");
+    rc = ep_errf(err, errsz, EP_EPARSE, "generation_config.json: not a JSON object");
   } else if (get_int(root, NAMES("bos_token_id"), &g->bos_id) < 0 ||
              get_int(root, NAMES("pad_token_id"), &g->pad_id) < 0 ||
              get_int(root, NAMES("max_length"), &g->max_length) < 0 ||
@@ -264,7 +252,7 @@ int ep_gen_config_parse(const char *json, size_t len, ep_gen_config *g, char *er
              get_int(root, NAMES("top_k"), &g->top_k) < 0 || get_eos(root, g->eos_ids, &g->n_eos) < 0 ||
              get_num(root, "temperature", &g->temperature) < 0 || get_num(root, "top_p", &g->top_p) < 0 ||
              get_num(root, "repetition_penalty", &g->repetition_penalty) < 0) {
-    rc = cfg_fail(err, errsz, EP_EINVAL, "generation_config.json: a field has the wrong type");
+    rc = ep_errf(err, errsz, EP_EINVAL, "generation_config.json: a field has the wrong type");
   } else {
     json_t *ds = json_object_get(root, "do_sample");
     if (json_is_boolean(ds)) g->do_sample = json_is_true(ds);
@@ -281,7 +269,7 @@ int ep_gen_config_load(const char *dir, ep_gen_config *out, char *err, size_t er
   int rc = read_file(path, &data, &len);
   if (rc != EP_OK) {
     gen_defaults(out);
-    return cfg_fail(err, errsz, rc, "%s: %s", path, ep_strerror(rc));
+    return ep_errf(err, errsz, rc, "%s: %s", path, ep_strerror(rc));
   }
   rc = ep_gen_config_parse(data, len, out, err, errsz);
   free(data);

@@ -50,18 +50,6 @@ int ep_st_dtype_parse(const char *s) {
   return -1;
 }
 
-static int st_fail(char *err, size_t errsz, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int st_fail(char *err, size_t errsz, int code, const char *fmt, ...) {
-  if (err && errsz) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 void ep_st_free(ep_st *st) {
   if (!st) return;
   for (size_t i = 0; i < st->nfiles; i++) {
@@ -88,19 +76,19 @@ static int name_cmp(const void *a, const void *b) {
 static int st_parse_entry(const st_file *f, const char *name, json_t *v, const uint8_t *data0,
                           size_t datalen, ep_st_tensor *t, char *err, size_t errsz) {
   if (!json_is_object(v))
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': entry is not an object", f->base, name);
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': entry is not an object", f->base, name);
   json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
          *jo = json_object_get(v, "data_offsets");
   if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) || json_array_size(jo) != 2)
-    return st_fail(err, errsz, EP_ECORRUPT,
+    return ep_errf(err, errsz, EP_ECORRUPT,
                    "%s: tensor '%s': needs string dtype, array shape, 2 data_offsets", f->base, name);
   int dt = ep_st_dtype_parse(json_string_value(jd));
   if (dt < 0)
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': unknown dtype '%s'", f->base, name,
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': unknown dtype '%s'", f->base, name,
                    json_string_value(jd));
   size_t nd = json_array_size(js);
   if (nd > EP_ST_MAX_DIMS)
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': %zu dims (max %d)", f->base, name, nd,
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': %zu dims (max %d)", f->base, name, nd,
                    EP_ST_MAX_DIMS);
   memset(t, 0, sizeof *t);
   t->dtype = (ep_st_dtype)dt;
@@ -110,24 +98,24 @@ static int st_parse_entry(const st_file *f, const char *name, json_t *v, const u
   for (size_t i = 0; i < nd; i++) {
     json_t *d = json_array_get(js, i);
     if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > ((int64_t)1 << 40))
-      return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': bad shape[%zu]", f->base, name, i);
+      return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': bad shape[%zu]", f->base, name, i);
     t->shape[i] = json_integer_value(d);
     if (t->shape[i] && numel > (UINT64_MAX >> 4) / (uint64_t)t->shape[i])
-      return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': shape overflows", f->base, name);
+      return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': shape overflows", f->base, name);
     numel *= (uint64_t)t->shape[i];
   }
   json_t *jb = json_array_get(jo, 0), *je = json_array_get(jo, 1);
   if (!json_is_integer(jb) || !json_is_integer(je) || json_integer_value(jb) < 0 ||
       json_integer_value(je) < json_integer_value(jb))
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: tensor '%s': bad data_offsets", f->base, name);
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: tensor '%s': bad data_offsets", f->base, name);
   uint64_t b = (uint64_t)json_integer_value(jb), e = (uint64_t)json_integer_value(je);
   if (e > datalen)
-    return st_fail(err, errsz, EP_ECORRUPT,
+    return ep_errf(err, errsz, EP_ECORRUPT,
                    "%s: tensor '%s': data_offsets [%llu, %llu) past end of data (%zu bytes)", f->base,
                    name, (unsigned long long)b, (unsigned long long)e, datalen);
   uint64_t want = numel * k_dtypes[dt].size;
   if (e - b != want)
-    return st_fail(err, errsz, EP_ECORRUPT,
+    return ep_errf(err, errsz, EP_ECORRUPT,
                    "%s: tensor '%s': %llu bytes but shape x %s needs %llu", f->base, name,
                    (unsigned long long)(e - b), k_dtypes[dt].name, (unsigned long long)want);
   t->numel = (int64_t)numel;
@@ -151,40 +139,40 @@ static int st_add_file(ep_st *st, const char *path, char *err, size_t errsz) {
 
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return st_fail(err, errsz, errno == ENOENT ? EP_ENOTFOUND : EP_EIO, "%s: %s", path,
+    return ep_errf(err, errsz, errno == ENOENT ? EP_ENOTFOUND : EP_EIO, "%s: %s", path,
                    strerror(errno));
   struct stat sb;
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     close(fd);
-    return st_fail(err, errsz, EP_EIO, "%s: not a regular file", path);
+    return ep_errf(err, errsz, EP_EIO, "%s: not a regular file", path);
   }
   if (sb.st_size < 8) {
     close(fd);
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: truncated (%lld bytes, header length needs 8)",
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: truncated (%lld bytes, header length needs 8)",
                    f->base, (long long)sb.st_size);
   }
   f->size = (size_t)sb.st_size;
   void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
-  if (m == MAP_FAILED) return st_fail(err, errsz, EP_EIO, "%s: mmap: %s", path, strerror(errno));
+  if (m == MAP_FAILED) return ep_errf(err, errsz, EP_EIO, "%s: mmap: %s", path, strerror(errno));
   f->map = m;
   const uint8_t *p = m;
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
   if (n > ST_MAX_HEADER)
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: header length %llu exceeds the 100 MiB limit",
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: header length %llu exceeds the 100 MiB limit",
                    f->base, (unsigned long long)n);
   if (n + 8 > f->size)
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: header length %llu larger than the file (%zu bytes)",
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: header length %llu larger than the file (%zu bytes)",
                    f->base, (unsigned long long)n, f->size);
   json_error_t je;
   json_t *root = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: header is not valid JSON: %s (offset %d)", f->base,
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: header is not valid JSON: %s (offset %d)", f->base,
                    je.text, je.position);
   if (!json_is_object(root)) {
     json_decref(root);
-    return st_fail(err, errsz, EP_ECORRUPT, "%s: header is not a JSON object", f->base);
+    return ep_errf(err, errsz, EP_ECORRUPT, "%s: header is not a JSON object", f->base);
   }
   const uint8_t *data0 = p + 8 + n;
   size_t datalen = f->size - 8 - (size_t)n;
@@ -217,7 +205,7 @@ static int st_add_file(ep_st *st, const char *path, char *err, size_t errsz) {
     for (size_t i = 0; i < cnt && rc == EP_OK; i++) {
       if (ord[i]->nbytes == 0) continue;
       if (prev && (const uint8_t *)ord[i]->data < (const uint8_t *)prev->data + prev->nbytes)
-        rc = st_fail(err, errsz, EP_ECORRUPT, "%s: tensors '%s' and '%s' overlap", f->base,
+        rc = ep_errf(err, errsz, EP_ECORRUPT, "%s: tensors '%s' and '%s' overlap", f->base,
                      prev->name, ord[i]->name);
       prev = ord[i];
     }
@@ -230,7 +218,7 @@ static int st_finish(ep_st *st, char *err, size_t errsz) {
   if (st->nt) qsort(st->t, st->nt, sizeof *st->t, name_cmp);
   for (size_t i = 1; i < st->nt; i++)
     if (strcmp(st->t[i - 1].name, st->t[i].name) == 0)
-      return st_fail(err, errsz, EP_ECORRUPT, "tensor '%s' appears in both %s and %s",
+      return ep_errf(err, errsz, EP_ECORRUPT, "tensor '%s' appears in both %s and %s",
                      st->t[i].name, st->t[i - 1].file, st->t[i].file);
   return EP_OK;
 }
@@ -253,12 +241,12 @@ static int st_open_index(ep_st *st, const char *dir, const char *ipath, char *er
   json_error_t je;
   json_t *root = json_load_file(ipath, 0, &je);
   if (!root)
-    return st_fail(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: %s (line %d)", je.text,
+    return ep_errf(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: %s (line %d)", je.text,
                    je.line);
   json_t *wm = json_object_get(root, "weight_map");
   int rc = EP_OK;
   if (!json_is_object(wm)) {
-    rc = st_fail(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: no weight_map object");
+    rc = ep_errf(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: no weight_map object");
     goto done;
   }
   /* open each distinct shard once */
@@ -267,7 +255,7 @@ static int st_open_index(ep_st *st, const char *dir, const char *ipath, char *er
   json_object_foreach(wm, key, v) {
     const char *fn = json_string_value(v);
     if (!fn || !*fn || strchr(fn, '/') || strcmp(fn, "..") == 0) {
-      rc = st_fail(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: bad file for '%s'", key);
+      rc = ep_errf(err, errsz, EP_ECORRUPT, "model.safetensors.index.json: bad file for '%s'", key);
       goto done;
     }
     int seen = 0;
@@ -281,7 +269,7 @@ static int st_open_index(ep_st *st, const char *dir, const char *ipath, char *er
   json_object_foreach(wm, key, v) {
     const ep_st_tensor *t = ep_st_find(st, key);
     if (!t || strcmp(t->file, json_string_value(v)) != 0) {
-      rc = st_fail(err, errsz, EP_ECORRUPT, "index names tensor '%s' in %s but it is not there", key,
+      rc = ep_errf(err, errsz, EP_ECORRUPT, "index names tensor '%s' in %s but it is not there", key,
                    json_string_value(v));
       goto done;
     }
@@ -298,7 +286,7 @@ int ep_st_open_dir(const char *dir, ep_st **out, char *err, size_t errsz) {
   if (access(path, F_OK) == 0) return ep_st_open_file(path, out, err, errsz);
   snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
   if (access(path, F_OK) != 0)
-    return st_fail(err, errsz, EP_ENOTFOUND,
+    return ep_errf(err, errsz, EP_ENOTFOUND,
                    "%s: no model.safetensors or model.safetensors.index.json", dir);
   ep_st *st = calloc(1, sizeof *st);
   if (!st) return EP_ENOMEM;
