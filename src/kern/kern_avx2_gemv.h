@@ -1,14 +1,12 @@
-/* AVX2 Q8 GEMV block (1-3 activation rows), included only by kern_avx2.c
- * after kern_avx2_mm.h. Measured on Zen 4 (bench/bench_gemv.c): one core
- * reads ~20 GB/s only while W is streamed row after row; interleaving 4 weight
- * rows (4 streams) halved F32/F16 throughput and kept the old Q8 tile at
- * ~6.5 GB/s. So weight rows are read one at a time, each block feeding the
- * 1-3 x rows, with |x| and the x scales computed once per call and a prefetch
- * a few rows ahead in the same stream. Every output is summed exactly as in
- * mm_avx2_q8_tile (one accumulator, blocks in order, hsum4 lane order, bias
- * last), so results are bitwise equal whatever the batch size. */
-
-#define GV_PF_AHEAD 1024 /* bytes ahead of the current block */
+/* AVX2 Q8 matmul block, included only by kern_avx2.c after kern_avx2_mm.h.
+ * Measured on Zen 4 (bench/bench_gemv.c): one core reads ~20 GB/s only while
+ * W is streamed row after row; interleaving 4 weight rows (4 streams) halved
+ * F32/F16 GEMV throughput, and the old Q8 kernel (4 rows interleaved, one FMA
+ * chain per output) reached ~6.5 GB/s. So weight rows are read one at a time,
+ * each block feeding up to 4 x rows, with two FMA chains per output (even and
+ * odd blocks). Software prefetch measured neutral (sequential streams are
+ * the hardware prefetcher's best case) and is not used. The same q8_row
+ * serves every batch size, so a row's result does not depend on the batch. */
 
 /* one weight row x NR (1..4) Q8 x rows: two accumulators per output (even and
  * odd blocks) so two FMA chains are in flight, summed as hsum4(even + odd) */
@@ -21,7 +19,6 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_
   for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int b = 0; b < nb; b++) {
     const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
-    _mm_prefetch((const char *)wb + GV_PF_AHEAD, _MM_HINT_T0);
     __m256i wq = Q8_LD(wb);
     float sw = q8_scale(wb);
     for (int r = 0; r < NR; r++) {
