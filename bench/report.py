@@ -72,7 +72,7 @@ def summarise(lines):
     triad, single, streams = {}, {}, {}
     for r in lines:
         if "triad_gbps" in r:
-            triad[r["triad_threads"]] = r["triad_gbps"]
+            triad[r["triad_threads"]] = max(r["triad_gbps"], triad.get(r["triad_threads"], 0))
         elif r.get("engine") == "endpointd-http":
             streams.setdefault((r["label"], r["dtype"], r["threads"], r["streams"]), []).append(r)
         elif "prefill_tps" in r:

@@ -91,6 +91,7 @@ for rep in $(seq 1 "$REPS"); do
     run_pair "$rep" "$m" "$d" --threads "$t" --prompt 128 --decode "$DECODE"
   done; done; done
 done
+for t in $THREADS; do "$BUILD/triad" "$t" 128 8 >>"$RAW"; done # again: the report keeps the best of both
 ST=${STREAM_THREADS:-$(echo $THREADS | tr ' ' '\n' | sort -n | tail -1)}
 for d in $DTYPES; do
   log "streams 1,2,4,8 through endpointd runtime: llama-124m $d threads=$ST"
