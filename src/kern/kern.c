@@ -1,7 +1,8 @@
 /* Fast kernel front end: thread-pool dispatch of matmul (rows of W split
  * across threads, register tiles reuse each weight load for the batch rows;
  * several outputs of one input share a dispatch; Q8 activations quantised once)
- * and attention (rows x heads), ISA selection, OpenBLAS for big F32 GEMMs. */
+ * and attention (rows x heads), ISA selection, OpenBLAS for big F32/F16/BF16
+ * GEMMs. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -132,34 +133,53 @@ static int kern_reserve_q(ep_kern *k, size_t bytes) {
   return EP_OK;
 }
 
-/* Big F32 GEMMs: OpenBLAS kept single-threaded (its own pool busy-waits
- * after each call and fights ours on a small, shared box); the columns of y
- * (rows of W) are split across our pool instead, one sgemm per task. */
+/* Big GEMMs (prefill chunks): OpenBLAS kept single-threaded (its own pool
+ * busy-waits after each call and fights ours on a small, shared box); the
+ * columns of y (rows of W) are split across our pool instead, one sgemm per
+ * task. F16/BF16 rows are first widened exactly to F32 in the task's scratch
+ * (chunks of at most ~1 MB), so they get the same sgemm as F32 weights. */
+#define BLAS_CVT_CHUNK_FLOATS ((size_t)1 << 18)
+
 typedef struct {
+  ep_kern *k;
   const float *x;
   const ep_mm_out *op;
   int n, in, chunk;
 } blas_job;
 
 static void blas_task(void *ctx, int task, int thread) {
-  (void)thread;
   const blas_job *j = ctx;
   const ep_mm_out *op = j->op;
   int o0 = task * j->chunk, no = op->out - o0 < j->chunk ? op->out - o0 : j->chunk;
   float *y = op->y + o0;
+  const float *w = (const float *)op->w + (size_t)o0 * j->in;
+  if (op->wt != EP_KW_F32) {
+    float *wf = j->k->tbuf[thread];
+    size_t rb = ep_kern_row_bytes(op->wt, j->in);
+    for (int r = 0; r < no; r++)
+      j->k->isa->cvt[op->wt](wf + (size_t)r * j->in, (const uint8_t *)op->w + (size_t)(o0 + r) * rb, j->in);
+    w = wf;
+  }
   if (op->bias)
     for (int i = 0; i < j->n; i++) memcpy(y + (size_t)i * op->out, op->bias + o0, (size_t)no * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, no, j->in, 1.0f, j->x, j->in,
-              (const float *)op->w + (size_t)o0 * j->in, j->in, op->bias ? 1.0f : 0.0f, y, op->out);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, no, j->in, 1.0f, j->x, j->in, w, j->in,
+              op->bias ? 1.0f : 0.0f, y, op->out);
 }
 
-static void mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
-  blas_job j = {x, op, n, in, op->out};
+static int mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
+  blas_job j = {k, x, op, n, in, op->out};
   if (k->nthreads > 1) { /* 2 tasks per thread, multiples of 64 columns */
     j.chunk = (op->out + 2 * k->nthreads - 1) / (2 * k->nthreads);
     j.chunk = (j.chunk + 63) & ~63;
   }
+  if (op->wt != EP_KW_F32) {
+    int cap = (int)(BLAS_CVT_CHUNK_FLOATS / (size_t)in) & ~15;
+    if (cap < 16) cap = 16;
+    if (j.chunk > cap) j.chunk = cap;
+    if (kern_reserve(k, (size_t)j.chunk * in) != EP_OK) return EP_ENOMEM;
+  }
   ep_pool_run(k->pool, (op->out + j.chunk - 1) / j.chunk, blas_task, &j);
+  return EP_OK;
 }
 
 int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_out *outs, int nouts) {
@@ -177,9 +197,9 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
   for (int i = 0; i < nouts; i++) {
     const ep_mm_out *op = &outs[i];
     if (op->out <= 0) continue;
-    if (k->use_blas && op->wt == EP_KW_F32 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
+    if (k->use_blas && op->wt != EP_KW_Q8 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
         op->out >= BLAS_MIN_DIM) {
-      mm_blas(k, x, n, in, op);
+      if (mm_blas(k, x, n, in, op) != EP_OK) return EP_ENOMEM;
       continue;
     }
     rest[nrest++] = *op;
