@@ -15,7 +15,8 @@
 /* [CLS] w... [SEP], ids in [1000, vocab) varying with the sequence index j. */
 static void seq_ids(int32_t *ids, int n, int vocab, int j) {
   ids[0] = 101;
-  for (int i = 1; i < n - 1; i++) ids[i] = 1000 + (int32_t)(((int64_t)i * 7919 + (int64_t)j * 104729 + 13) % (vocab - 1000));
+  for (int i = 1; i < n - 1; i++)
+    ids[i] = 1000 + (int32_t)(((int64_t)i * 7919 + (int64_t)j * 104729 + 13) % (vocab - 1000));
   ids[n - 1] = 102;
 }
 
@@ -46,9 +47,10 @@ static int run(ep_encoder *e, int threads, int batch, int seq, double min_s) {
     fprintf(stderr, "ep_encoder_embed failed: %d\n", rc);
   } else {
     double s = (double)(t1 - t0) * 1e-9;
-    printf("{\"engine\":\"endpointd\",\"threads\":%d,\"batch\":%d,\"seq\":%d,\"reps\":%d,"
-           "\"ms_per_batch\":%.2f,\"sentences_per_s\":%.2f,\"first\":[",
-           threads, batch, seq, reps, s * 1e3 / reps, (double)batch * reps / s);
+    printf(
+        "{\"engine\":\"endpointd\",\"threads\":%d,\"batch\":%d,\"seq\":%d,\"reps\":%d,"
+        "\"ms_per_batch\":%.2f,\"sentences_per_s\":%.2f,\"first\":[",
+        threads, batch, seq, reps, s * 1e3 / reps, (double)batch * reps / s);
     for (int i = 0; i < 8 && i < in->dim; i++) printf("%s%.6f", i ? "," : "", out[i]);
     printf("]}\n");
     fflush(stdout);
@@ -63,18 +65,25 @@ int main(int argc, char **argv) {
   double min_s = 5.0;
   int batches[8], nb = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--model")) dir = argv[i + 1];
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--seq")) seq = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--min-seconds")) min_s = atof(argv[i + 1]);
-    else if (!strcmp(argv[i], "--batch") && nb < 8) batches[nb++] = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--model"))
+      dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seq"))
+      seq = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--min-seconds"))
+      min_s = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--batch") && nb < 8)
+      batches[nb++] = atoi(argv[i + 1]);
     else {
       fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
     }
   }
   if (!dir || seq < 2 || threads < 1) {
-    fprintf(stderr, "usage: bench_embed --model DIR [--threads N] [--seq S] [--batch B]... [--min-seconds X]\n");
+    fprintf(stderr,
+            "usage: bench_embed --model DIR [--threads N] [--seq S] [--batch B]... [--min-seconds "
+            "X]\n");
     return 2;
   }
   if (!nb) batches[nb++] = 1, batches[nb++] = 32;

@@ -4,7 +4,7 @@
 # batch 1 and 32, for endpointd (bench_embed.c) vs onnxruntime-node 1.22.0 (ONNX export by
 # torch.onnx.export, Debian python3-torch) vs PyTorch eager (python3-torch), same threads, run
 # interleaved in one go; checks the engines agree on the embedding. Not part of make test.
-#   bench/bench_embed.sh [BUILD_DIR]    env: THREADS=2 BATCHES="1 32" SEQ=128 MIN_SECONDS=5 ROUNDS=2
+#   bench/bench_embed.sh [BUILD_DIR]    env: THREADS=2 BATCHES="1 32" SEQ=128 MIN_SECONDS=5 ROUNDS=2 OUT=FILE
 # Writes bench/results/embed-latest.jsonl; the model goes to $BUILD_DIR/bench-models/bert-base.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +17,7 @@ MIN_SECONDS=${MIN_SECONDS:-5}
 ROUNDS=${ROUNDS:-2}
 PY=/usr/bin/python3
 M=$BUILD/bench-models/bert-base
-OUT=$ROOT/bench/results/embed-latest.jsonl
+OUT=${OUT:-$ROOT/bench/results/embed-latest.jsonl}
 log() { echo "[bench-embed] $*" >&2; }
 
 exec 9>/tmp/endpointd-bench.lock # never two benchmarks at once on this machine
