@@ -30,6 +30,8 @@ struct ep_kern {
   size_t tbuf_n;
   uint8_t *qbuf;  /* Q8-quantised activation rows [qbuf_n bytes] */
   size_t qbuf_n;
+  float *xdq;     /* Q8 activations dequantised for the sgemm path [xdq_n floats] */
+  size_t xdq_n;
 };
 
 ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
@@ -64,6 +66,7 @@ void ep_kern_free(ep_kern *k) {
   for (int i = 0; k->tbuf && i < k->nthreads; i++) free(k->tbuf[i]);
   free(k->tbuf);
   free(k->qbuf);
+  free(k->xdq);
   free(k);
 }
 
@@ -137,7 +140,10 @@ static int kern_reserve_q(ep_kern *k, size_t bytes) {
  * busy-waits after each call and fights ours on a small, shared box); the
  * columns of y (rows of W) are split across our pool instead, one sgemm per
  * task. F16/BF16 rows are first widened exactly to F32 in the task's scratch
- * (chunks of at most ~1 MB), so they get the same sgemm as F32 weights. */
+ * (chunks of at most ~1 MB), so they get the same sgemm as F32 weights; Q8
+ * rows are dequantised the same way and multiplied with the dequantised Q8
+ * activations, i.e. the int8 product sum_b (sx*sw)*sum(qx*qw) evaluated in
+ * float (equal to the int8 kernels up to float rounding, like F32's sgemm). */
 #define BLAS_CVT_CHUNK_FLOATS ((size_t)1 << 18)
 
 typedef struct {
@@ -156,8 +162,11 @@ static void blas_task(void *ctx, int task, int thread) {
   if (op->wt != EP_KW_F32) {
     float *wf = j->k->tbuf[thread];
     size_t rb = ep_kern_row_bytes(op->wt, j->in);
-    for (int r = 0; r < no; r++)
-      j->k->isa->cvt[op->wt](wf + (size_t)r * j->in, (const uint8_t *)op->w + (size_t)(o0 + r) * rb, j->in);
+    for (int r = 0; r < no; r++) {
+      const uint8_t *src = (const uint8_t *)op->w + (size_t)(o0 + r) * rb;
+      if (op->wt == EP_KW_Q8) ep__q8_to_f32(wf + (size_t)r * j->in, src, (size_t)j->in);
+      else j->k->isa->cvt[op->wt](wf + (size_t)r * j->in, src, j->in);
+    }
     w = wf;
   }
   if (op->bias)
@@ -182,6 +191,23 @@ static int mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *o
   return EP_OK;
 }
 
+/* x quantised to Q8 rows and back (the activations the int8 kernels see) */
+static const float *kern_xdq(ep_kern *k, const float *x, int n, int in) {
+  size_t qs = ep_kern_row_bytes(EP_KW_Q8, in), nf = (size_t)n * in;
+  if (kern_reserve_q(k, qs) != EP_OK) return NULL;
+  if (nf > k->xdq_n) {
+    float *b = realloc(k->xdq, nf * sizeof(float));
+    if (!b) return NULL;
+    k->xdq = b;
+    k->xdq_n = nf;
+  }
+  for (int i = 0; i < n; i++) {
+    ep_kern_quantize_q8(k->qbuf, x + (size_t)i * in, in);
+    ep__q8_to_f32(k->xdq + (size_t)i * in, k->qbuf, (size_t)in);
+  }
+  return k->xdq;
+}
+
 int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_out *outs, int nouts) {
   if (n <= 0 || nouts <= 0) return EP_OK;
   if (nouts > MM_MAX_OUTS) {
@@ -197,9 +223,12 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
   for (int i = 0; i < nouts; i++) {
     const ep_mm_out *op = &outs[i];
     if (op->out <= 0) continue;
-    if (k->use_blas && op->wt != EP_KW_Q8 && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM &&
-        op->out >= BLAS_MIN_DIM) {
-      if (mm_blas(k, x, n, in, op) != EP_OK) return EP_ENOMEM;
+    if (k->use_blas && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM && op->out >= BLAS_MIN_DIM) {
+      const float *xb = x;
+      if (op->wt == EP_KW_Q8) {
+        if ((xb = kern_xdq(k, x, n, in)) == NULL) return EP_ENOMEM;
+      }
+      if (mm_blas(k, xb, n, in, op) != EP_OK) return EP_ENOMEM;
       continue;
     }
     rest[nrest++] = *op;
@@ -234,7 +263,10 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
   }
   j.first[nrest] = tasks;
   for (int i = nrest + 1; i <= MM_MAX_OUTS; i++) j.first[i] = tasks;
-  ep_pool_run(k->pool, tasks, mm_task, &j);
+  if (k->nthreads == 1 || work < KERN_MIN_SPLIT) /* small (e.g. q/k/v of a tiny model): no hand-off */
+    for (int t = 0; t < tasks; t++) mm_task(&j, t, 0);
+  else
+    ep_pool_run(k->pool, tasks, mm_task, &j);
   return EP_OK;
 }
 
