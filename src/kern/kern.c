@@ -218,6 +218,7 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
     return EP_OK;
   }
   ep_mm_out rest[MM_MAX_OUTS];
+  const float *xdq = NULL; /* Q8-rounded x for the sgemm path, made once per call */
   int nrest = 0, any_q8 = 0, any_cvt = 0;
   size_t work = 0;
   for (int i = 0; i < nouts; i++) {
@@ -226,7 +227,8 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
     if (k->use_blas && n >= BLAS_MIN_ROWS && in >= BLAS_MIN_DIM && op->out >= BLAS_MIN_DIM) {
       const float *xb = x;
       if (op->wt == EP_KW_Q8) {
-        if ((xb = kern_xdq(k, x, n, in)) == NULL) return EP_ENOMEM;
+        if (!xdq && (xdq = kern_xdq(k, x, n, in)) == NULL) return EP_ENOMEM;
+        xb = xdq;
       }
       if (mm_blas(k, xb, n, in, op) != EP_OK) return EP_ENOMEM;
       continue;

@@ -11,17 +11,29 @@ size_t ep_kern_row_bytes(ep_kern_wtype wt, int in) {
   return (size_t)in * (wt == EP_KW_F32 ? 4 : 2);
 }
 
+/* round half away from zero, exact for |v| < 2^23 (v - trunc(v) is exact);
+ * inline instead of libm roundf: quantisation runs on every prefill matmul */
+static inline int round_away(float v) {
+  int i = (int)v;
+  float d = v - (float)i;
+  return d >= 0.5f ? i + 1 : d <= -0.5f ? i - 1 : i;
+}
+
 void ep_kern_quantize_q8(void *dst, const float *src, int n) {
   uint8_t *p = dst;
   for (int b0 = 0; b0 < n; b0 += EP_Q8_BLOCK, p += EP_Q8_BLOCK_BYTES) {
     int m = n - b0 < EP_Q8_BLOCK ? n - b0 : EP_Q8_BLOCK;
     float amax = 0;
-    for (int j = 0; j < m; j++) amax = fmaxf(amax, fabsf(src[b0 + j]));
+    for (int j = 0; j < m; j++) {
+      float a = fabsf(src[b0 + j]);
+      amax = a > amax ? a : amax;
+    }
     float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
     int8_t q[EP_Q8_BLOCK] = {0};
     for (int j = 0; j < m; j++) {
-      float v = roundf(src[b0 + j] * inv);
-      q[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+      float v = src[b0 + j] * inv;
+      int r = v > 127.0f ? 127 : v < -127.0f ? -127 : v == v ? round_away(v) : 0; /* NaN -> 0 */
+      q[j] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
     }
     memcpy(p, &d, 4);
     memcpy(p + 4, q, EP_Q8_BLOCK);
