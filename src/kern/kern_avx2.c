@@ -172,6 +172,47 @@ const ep__isa ep__isa_avx2 = {"avx2",
                               {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8},
                               attn_avx2};
 
+/* Q8 quantisation, bytes identical to ep__quantize_q8_scalar: same amax,
+ * same scale and 1/scale, v = x * inv per lane, round half away from zero as
+ * trunc(v) +- 1 when |v - trunc(v)| >= 0.5 (exact), clamp, NaN -> 0 */
+AVX2_FN void ep__quantize_q8_avx2(void *dst, const float *src, int n) {
+  uint8_t *p = dst;
+  const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), half = _mm256_set1_ps(0.5f);
+  const __m256 lim = _mm256_set1_ps(127.0f), one = _mm256_set1_ps(1.0f);
+  for (int b0 = 0; b0 < n; b0 += EP_Q8_BLOCK, p += EP_Q8_BLOCK_BYTES) {
+    if (n - b0 < EP_Q8_BLOCK) { /* short tail block */
+      ep__quantize_q8_scalar(p, src + b0, n - b0);
+      continue;
+    }
+    __m256 x[4], m = _mm256_setzero_ps();
+    for (int v = 0; v < 4; v++) {
+      x[v] = _mm256_loadu_ps(src + b0 + 8 * v);
+      m = _mm256_max_ps(_mm256_and_ps(x[v], absm), m); /* NaN lanes: m kept (as a > amax ? a : amax) */
+    }
+    float t8[8], amax = 0;
+    _mm256_storeu_ps(t8, m);
+    for (int v = 0; v < 8; v++) amax = t8[v] > amax ? t8[v] : amax;
+    float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+    __m256 vinv = _mm256_set1_ps(inv);
+    __m256i q32[4];
+    for (int v = 0; v < 4; v++) {
+      __m256 y = _mm256_mul_ps(x[v], vinv);
+      __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m256 f = _mm256_sub_ps(y, t);
+      t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+      t = _mm256_sub_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_sub_ps(_mm256_setzero_ps(), half), _CMP_LE_OQ), one));
+      t = _mm256_min_ps(_mm256_max_ps(t, _mm256_sub_ps(_mm256_setzero_ps(), lim)), lim);
+      t = _mm256_and_ps(t, _mm256_cmp_ps(y, y, _CMP_ORD_Q)); /* NaN -> 0 */
+      q32[v] = _mm256_cvtps_epi32(t);
+    }
+    __m256i q16a = _mm256_packs_epi32(q32[0], q32[1]), q16b = _mm256_packs_epi32(q32[2], q32[3]);
+    __m256i q8 = _mm256_packs_epi16(q16a, q16b); /* lanes interleaved by the 128-bit packs */
+    q8 = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    memcpy(p, &d, 4);
+    _mm256_storeu_si256((__m256i *)(p + 4), q8);
+  }
+}
+
 int ep__avx2_available(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -184,4 +225,5 @@ const ep__isa ep__isa_avx2 = {"scalar",
                               {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
                                 NULL};
 int ep__avx2_available(void) { return 0; }
+void ep__quantize_q8_avx2(void *dst, const float *src, int n) { ep__quantize_q8_scalar(dst, src, n); }
 #endif

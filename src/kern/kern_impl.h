@@ -38,6 +38,11 @@ float ep__q8_dot_scalar(const void *x, const void *w, int nb);
 void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
                       size_t wrb, int nw, int in, const float *bias);
 
+/* Q8 quantisation of one row (ep_kern_quantize_q8 picks one): the AVX2
+ * version writes exactly the scalar version's bytes */
+void ep__quantize_q8_scalar(void *dst, const float *src, int n);
+void ep__quantize_q8_avx2(void *dst, const float *src, int n);
+
 /* the pool of a kernel context (kern.c), for the row ops of kern_rows.c */
 struct ep_pool;
 struct ep_pool *ep__kern_pool(ep_kern *k);

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "kern/kern.h"
+#include "kern/kern_impl.h"
 #include "kern/pool.h"
 #include "test.h"
 
@@ -199,6 +200,30 @@ static void test_q8_accuracy(ep_kern *k) {
   free(x); free(wf); free(y); free(w);
 }
 
+/* AVX2 quantiser vs the scalar one, byte for byte: random rows, exact
+ * halves (scale 1 when max|x| = 127), NaN/inf lanes, zero blocks, tails. */
+static void test_q8_quantize_avx2(void) {
+  if (!ep__avx2_available()) {
+    fprintf(stderr, "  (no AVX2 on this CPU: AVX2 quantiser not run)\n");
+    return;
+  }
+  enum { N = 32 * 40 + 7 };
+  static float x[N];
+  static uint8_t a[(N / 32 + 1) * EP_Q8_BLOCK_BYTES], b[(N / 32 + 1) * EP_Q8_BLOCK_BYTES];
+  for (int rep = 0; rep < 50; rep++) {
+    for (int i = 0; i < N; i++) x[i] = frand() * (rep % 7 == 0 ? 1e-30f : rep % 5 == 0 ? 1e6f : 3.0f);
+    for (int i = 0; i < 32; i++) x[64 + i] = (i == 0) ? 127.0f : (float)(i % 9) - 4.5f; /* halves */
+    for (int i = 0; i < 32; i++) x[128 + i] = 0.0f;
+    if (rep % 3 == 0) x[200] = NAN, x[260] = INFINITY, x[300] = -INFINITY;
+    ep__quantize_q8_scalar(a, x, N);
+    ep__quantize_q8_avx2(b, x, N);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    ep__quantize_q8_scalar(a, x, 45); /* short rows */
+    ep__quantize_q8_avx2(b, x, 45);
+    CHECK(memcmp(a, b, 2 * EP_Q8_BLOCK_BYTES) == 0);
+  }
+}
+
 /* Batch invariance: row i of a matmul over n rows equals, bit for bit, the
  * same row computed alone (the GEMV path for 1-3 rows and the tiles for 4+
  * must sum every output the same way). Odd sizes exercise the tails. */
@@ -342,6 +367,7 @@ int main(void) {
   RUN(test_ref_small);
   RUN(test_pool);
   RUN(test_q8_quantize);
+  RUN(test_q8_quantize_avx2);
   const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
                            {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256},
                            {33, 300, 1100}}; /* BLAS sizes: F16/BF16 widened in chunks */
