@@ -14,10 +14,10 @@ PKGS=(
   nodejs npm chromium
   clang libclang-rt-14-dev wrk
   slurm-wlm munge
+  prometheus podman runc catatonit busybox-static
 )
 # Optional extras some tests use when present (install on request).
 if [ "${ENDPOINTD_FULL_DEPS:-0}" = 1 ]; then
-  PKGS+=(prometheus podman runc catatonit busybox-static)
   PKGS+=(python3-torch) # bench/bench_embed.sh peer and ONNX export
 fi
 
