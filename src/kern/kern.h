@@ -111,6 +111,18 @@ typedef struct {
 int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, int kv_stride, int n_head,
                       int n_kv, int hd);
 
+/* Bidirectional attention of nseq packed sequences (seq_len[s] rows each, in
+ * order; q/k/v/out rows stride floats apart, head h at column h*hd): every row
+ * attends to all rows of its own sequence. Threaded over sequences x heads,
+ * two sgemms per task (kern_enc.c). Returns 0 or EP_ENOMEM. */
+int ep_kern_attention_full(ep_kern *k, float *out, const float *q, const float *kk, const float *v,
+                           int stride, const size_t *seq_len, size_t nseq, int n_head, int hd);
+/* x = 0.5 x (1 + erf(x / sqrt 2)) in place (erff per element), threaded. */
+void ep_kern_gelu_erf(ep_kern *k, float *x, size_t n);
+/* x = LayerNorm(x + r) over n rows of d (bitwise ep_ref_layernorm of the sum), threaded. */
+void ep_kern_add_layernorm(ep_kern *k, float *x, const float *r, const float *w, const float *b, int n,
+                           int d, float eps);
+
 /* Row and element ops, split across the pool only when large (prefill);
  * results are bitwise those of the ep_ref_* kernel of the same name.
  * ep_kern_rope rotates nrows rows (stride floats apart) in place, row r at

@@ -105,10 +105,6 @@ int ep__bert_load(ep_encoder *e, char *err, size_t errsz) {
 
 /* ---- forward ------------------------------------------------------------ */
 
-static void gelu_erf(float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
-
 static void add_rows(float *y, const float *x, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -127,9 +123,9 @@ int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *
   float *q = malloc(N * d * sizeof(float)), *k = malloc(N * d * sizeof(float));
   float *v = malloc(N * d * sizeof(float)), *a = malloc(N * d * sizeof(float));
   float *h = malloc(N * ff * sizeof(float)), *tmp = malloc((size_t)d * sizeof(float));
-  ep_attn_row *rows = malloc(N * sizeof *rows);
+  size_t *lens = malloc(nseq * sizeof *lens);
   int rc = EP_OK;
-  if (!q || !k || !v || !a || !h || !tmp || !rows) {
+  if (!q || !k || !v || !a || !h || !tmp || !lens) {
     rc = EP_ENOMEM;
     goto out;
   }
@@ -143,33 +139,23 @@ int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *
       if (e->type_emb) gather(row, e->type_emb, e->type_wt, seqs[s].type_ids ? seqs[s].type_ids[i] : 0, d, tmp);
     }
   }
-  ep_ref_layernorm(x, x, e->emb_ln_w, e->emb_ln_b, (int)N, d, e->eps);
-  /* attention rows: every token of a sequence sees all tokens of that sequence only */
-  for (size_t s = 0, t = 0, start = 0; s < nseq; s++) {
-    for (size_t i = 0; i < seqs[s].n; i++, t++) {
-      rows[t].out = a + t * d;
-      rows[t].q = q + t * d;
-      rows[t].k = k + start * d;
-      rows[t].v = v + start * d;
-      rows[t].n_pos = (int)seqs[s].n;
-    }
-    start += seqs[s].n;
-  }
+  ep_kern_layernorm(e->kern, x, x, e->emb_ln_w, e->emb_ln_b, (int)N, d, e->eps);
+  for (size_t s = 0; s < nseq; s++) lens[s] = seqs[s].n;
   for (int l = 0; l < in->n_layer; l++) {
     const ep_enc_layer *L = &e->layers[l];
-    ep_kern_matmul(e->kern, q, x, L->q.data, L->q.wt, L->q_b, (int)N, d, d);
-    ep_kern_matmul(e->kern, k, x, L->k.data, L->k.wt, L->k_b, (int)N, d, d);
-    ep_kern_matmul(e->kern, v, x, L->v.data, L->v.wt, L->v_b, (int)N, d, d);
-    if ((rc = ep_kern_attention(e->kern, rows, (int)N, d, H, H, hd)) != EP_OK) goto out;
+    ep_mm_out qkv[3] = {{q, L->q.data, L->q.wt, L->q_b, d},
+                        {k, L->k.data, L->k.wt, L->k_b, d},
+                        {v, L->v.data, L->v.wt, L->v_b, d}};
+    if ((rc = ep_kern_matmul_multi(e->kern, x, (int)N, d, qkv, 3)) != EP_OK) goto out;
+    /* every token of a sequence attends to all tokens of that sequence only */
+    if ((rc = ep_kern_attention_full(e->kern, a, q, k, v, d, lens, nseq, H, hd)) != EP_OK) goto out;
     ep_kern_matmul(e->kern, q, a, L->o.data, L->o.wt, L->o_b, (int)N, d, d);
-    add_rows(x, q, N * d);
-    ep_ref_layernorm(x, x, L->ln1_w, L->ln1_b, (int)N, d, e->eps);
+    ep_kern_add_layernorm(e->kern, x, q, L->ln1_w, L->ln1_b, (int)N, d, e->eps);
     ep_kern_matmul(e->kern, h, x, L->up.data, L->up.wt, L->up_b, (int)N, d, ff);
-    if (e->gelu_tanh) ep_ref_gelu_tanh(h, (int)(N * ff));
-    else gelu_erf(h, N * ff);
+    if (e->gelu_tanh) ep_kern_gelu_tanh(e->kern, h, N * ff);
+    else ep_kern_gelu_erf(e->kern, h, N * ff);
     ep_kern_matmul(e->kern, q, h, L->down.data, L->down.wt, L->down_b, (int)N, ff, d);
-    add_rows(x, q, N * d);
-    ep_ref_layernorm(x, x, L->ln2_w, L->ln2_b, (int)N, d, e->eps);
+    ep_kern_add_layernorm(e->kern, x, q, L->ln2_w, L->ln2_b, (int)N, d, e->eps);
   }
 out:
   free(q);
@@ -178,6 +164,6 @@ out:
   free(a);
   free(h);
   free(tmp);
-  free(rows);
+  free(lens);
   return rc;
 }
