@@ -3,7 +3,7 @@
  * erf GELU (AVX2: erfc by the Numerical Recipes Chebyshev fit, relative error
  * ~1e-7 of 0.5 x erfc(-x/sqrt 2); else erff) and the residual add + LayerNorm
  * (bitwise ep_ref_layernorm), all split across the kernel pool. Attention
- * matches ep_ref_attention up to sgemm rounding. */
+ * matches ep_ref_attention up to sgemm and AVX2 exp rounding. */
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
@@ -14,12 +14,50 @@
 #include "kern/kern_impl.h"
 #include "kern/pool.h"
 
+/* exp(a) for a in [-87, 0]: a = n ln2 + r, |r| <= ln2/2, degree-6 Taylor of e^r */
+__attribute__((target("avx2,fma"))) static __m256 exp_avx2(__m256 a) {
+  a = _mm256_max_ps(a, _mm256_set1_ps(-87.0f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), a);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* softmax of one row in place: AVX2 exp_avx2 (relative error ~1e-7) */
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n) {
+  float mx = x[0];
+  for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+  __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float lane[8], sum = 0;
+  _mm256_storeu_ps(lane, acc);
+  for (int l = 0; l < 8; l++) sum += lane[l];
+  for (; i < n; i++) sum += x[i] = expf(x[i] - mx);
+  float inv = 1.0f / sum;
+  for (i = 0; i < n; i++) x[i] *= inv;
+}
+
 typedef struct {
   float *out;
   const float *q, *k, *v;
   const size_t *start, *len;
   int stride, n_head, hd;
   float **scratch; /* per thread [maxlen * maxlen] */
+  int avx2;
 } enc_at_job;
 
 static void enc_at_task(void *ctx, int task, int thread) {
@@ -30,7 +68,10 @@ static void enc_at_task(void *ctx, int task, int thread) {
   float scale = 1.0f / sqrtf((float)j->hd);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, j->hd, scale, j->q + off, j->stride,
               j->k + off, j->stride, 0.0f, S, n);
-  for (int i = 0; i < n; i++) ep_ref_softmax(S + (size_t)i * n, n);
+  for (int i = 0; i < n; i++) {
+    if (j->avx2) softmax_avx2(S + (size_t)i * n, n);
+    else ep_ref_softmax(S + (size_t)i * n, n);
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, j->hd, n, 1.0f, S, n, j->v + off, j->stride,
               0.0f, j->out + off, j->stride);
 }
@@ -48,7 +89,7 @@ int ep_kern_attention_full(ep_kern *k, float *out, const float *q, const float *
   for (int i = 0; rc == EP_OK && i < th; i++)
     if (!(scratch[i] = malloc(maxlen * maxlen * sizeof(float) + 1))) rc = EP_ENOMEM;
   if (rc == EP_OK) {
-    enc_at_job j = {out, q, kk, v, start, seq_len, stride, n_head, hd, scratch};
+    enc_at_job j = {out, q, kk, v, start, seq_len, stride, n_head, hd, scratch, !strcmp(ep_kern_isa(k), "avx2")};
     ep_pool_run(ep__kern_pool(k), (int)nseq * n_head, enc_at_task, &j);
   }
   for (int i = 0; scratch && i < th; i++) free(scratch[i]);
@@ -68,24 +109,6 @@ typedef struct {
 
 static void gelu_erf_scalar(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
-
-/* exp(a) for a in [-87, 0]: a = n ln2 + r, |r| <= ln2/2, degree-6 Taylor of e^r */
-__attribute__((target("avx2,fma"))) static __m256 exp_avx2(__m256 a) {
-  a = _mm256_max_ps(a, _mm256_set1_ps(-87.0f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), a);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 /* gelu(x) = 0.5 x erfc(-x/sqrt2): c = erfc(|x|/sqrt2) = t exp(-z^2 + P(t)),
