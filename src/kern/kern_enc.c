@@ -1,7 +1,7 @@
 /* Encoder (bidirectional) kernels: full attention of packed sequences as two
  * sgemms per (sequence, head) task (S = Q K^T, row softmax, O = S V), the
- * erf GELU (AVX2: erfc by the Numerical Recipes Chebyshev fit, relative error
- * ~1e-7 of 0.5 x erfc(-x/sqrt 2); else erff) and the residual add + LayerNorm
+ * erf GELU (AVX2: erfc by the Numerical Recipes Chebyshev fit, error
+ * ~1e-7 absolute, 1e-6 relative; else erff) and the residual add + LayerNorm
  * (bitwise ep_ref_layernorm), all split across the kernel pool. Attention
  * matches ep_ref_attention up to sgemm and AVX2 exp rounding. */
 #include <cblas.h>
