@@ -80,6 +80,18 @@ void ep_log_softmax(const float *x, int n, float *out) {
   for (int i = 0; i < n; i++) out[i] = x[i] == -INFINITY ? -INFINITY : x[i] - lse;
 }
 
+/* ep_log_softmax(x)[id] with the same max, sum order and rounding, so the
+ * value is bit-identical to the full-vector path. */
+static float log_softmax_at(const float *x, int n, int id) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; i++)
+    if (x[i] > mx) mx = x[i];
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += (x[i] == -INFINITY) ? 0.0 : exp((double)x[i] - mx);
+  float lse = mx + (float)log(sum);
+  return x[id] == -INFINITY ? -INFINITY : x[id] - lse;
+}
+
 void ep_sampler_apply_penalties(float *scores, int n, const int32_t *ctx, size_t nctx,
                                 float repetition, float frequency, uint32_t *count) {
   if (repetition == 1.0f && frequency == 0.0f) return;
@@ -210,9 +222,13 @@ int32_t ep_sampler_sample(ep_sampler *s, const ep_sampler_params *p, ep_rng *rng
     }
     if (id < 0) id = best;
   }
+  if (!(top && ntop > 0)) { /* only the chosen token's log-prob: no vocab-sized write */
+    if (logprob) *logprob = log_softmax_at(s->work, n, id);
+    return id;
+  }
   ep_log_softmax(s->work, n, s->prob);
   if (logprob) *logprob = s->prob[id];
-  if (top && ntop > 0) {
+  {
     for (int i = 0; i < n; i++) s->idx[i] = i;
     if (ntop > n) ntop = n;
     /* partial selection: ntop is small */

@@ -76,6 +76,17 @@ static void test_greedy(void) {
   CHECK_INT(top[1].id, 3);
   CHECK_INT(top[2].id, 4);
   CHECK_NEAR(top[2].logprob, 2 - lse, 1e-5);
+  /* without top tokens the log-prob takes a shorter path: same value, and
+   * bit-identical to the log-prob reported alongside top tokens */
+  float lp0 = 0;
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, &lp0, NULL, 0), 1);
+  CHECK_NEAR(lp0, 3 - lse, 1e-5);
+  CHECK(lp0 == lp);
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, NULL, NULL, 0), 1);
+  /* a masked (NaN) winner candidate is skipped on that path too */
+  float ln[5] = {NAN, 1, 2, -INFINITY, 0};
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, ln, NULL, 0, &lp0, NULL, 0), 2);
+  CHECK_NEAR(lp0, 2 - log(exp(1.0) + exp(2.0) + 1.0), 1e-5);
   /* repetition penalty applies under greedy: id 1 seen -> 3/4 = 0.75 < 3 */
   p.repetition_penalty = 4.0f;
   int32_t ctx[1] = {1};
