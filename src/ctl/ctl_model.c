@@ -86,21 +86,29 @@ static json_t *model_json(ep_ctl *c, const ep_principal *who, const ep_hub_model
                    "path", m->path, "bytes", (json_int_t)m->bytes, "usedBy", used, "inUse", in_use);
 }
 
+/* The models on disk and what every endpoint uses, for the list and delete
+ * routes. Answers the store error itself and returns -1 then; the caller
+ * frees *m and *u either way. */
+static int gather(ep_ctl *c, ep_http_req *r, ep_hub_params *hp, ep_hub_model **m, size_t *n,
+                  use_list *u) {
+  *hp = ep_hub_default_params();
+  hp->home = c->home;
+  int err = ep_store_endpoint_list(c->store, NULL, use_cb, u);
+  if (!err) err = ep_hub_list(hp, m, n);
+  if (err) ep__ctl_store_error(r, err);
+  return err ? -1 : 0;
+}
+
 void ep__ctl_model_list(ep_http_req *r, const ep_route_params *p, void *ctx) {
   (void)p;
   ep_ctl *c = ctx;
   ep_principal who;
   if (ep__ctl_auth(c, r, &who)) return;
-  ep_hub_params hp = ep_hub_default_params();
-  hp.home = c->home;
+  ep_hub_params hp;
   ep_hub_model *m = NULL;
   size_t n = 0;
   use_list u = {0};
-  int err = ep_store_endpoint_list(c->store, NULL, use_cb, &u);
-  if (!err) err = ep_hub_list(&hp, &m, &n);
-  if (err) {
-    ep__ctl_store_error(r, err);
-  } else {
+  if (gather(c, r, &hp, &m, &n, &u) == 0) {
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(items, model_json(c, &who, &m[i], &u));
     ep_http_respond_json(r, 200, json_pack("{s:o}", "items", items));
@@ -122,17 +130,11 @@ void ep__ctl_model_delete(ep_http_req *r, const ep_route_params *p, void *ctx) {
     ep_http_respond_error(r, 400, "invalid repository id '%.200s'", repo ? repo : "");
     return;
   }
-  ep_hub_params hp = ep_hub_default_params();
-  hp.home = c->home;
+  ep_hub_params hp;
   ep_hub_model *m = NULL;
   size_t n = 0;
   use_list u = {0};
-  int err = ep_store_endpoint_list(c->store, NULL, use_cb, &u);
-  if (!err) err = ep_hub_list(&hp, &m, &n);
-  if (err) {
-    ep__ctl_store_error(r, err);
-    goto out;
-  }
+  if (gather(c, r, &hp, &m, &n, &u)) goto out;
   ep_buf users = EP_BUF_INIT;
   int nusers = 0;
   for (size_t i = 0; i < u.n; i++) {
@@ -151,7 +153,7 @@ void ep__ctl_model_delete(ep_http_req *r, const ep_route_params *p, void *ctx) {
                           nusers > 1 ? "them" : "it");
   } else {
     char msg[1024] = "";
-    err = ep_hub_remove(&hp, repo, msg, sizeof msg);
+    int err = ep_hub_remove(&hp, repo, msg, sizeof msg);
     if (err == EP_ENOTFOUND)
       ep_http_respond_error(r, 404, "%s", msg);
     else if (err)
