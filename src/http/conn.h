@@ -30,7 +30,6 @@ struct ep_http_server {
   int shutting_down, listener_closed;
   void (*done)(void *);
   void *done_ctx;
-  char readbuf[65536]; /* shared by every connection's reads (see on_alloc) */
 };
 
 struct ep_http_conn {

@@ -333,22 +333,21 @@ static void conn_process(ep_http_conn *c) {
   c->in_process = 0;
 }
 
-/* One read buffer per server: libuv calls alloc and then read for one stream
- * at a time on the loop thread, and on_read copies what it keeps. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)suggested;
-  ep_http_conn *c = h->data;
-  buf->base = c->srv->readbuf;
-  buf->len = sizeof c->srv->readbuf;
+  (void)h;
+  buf->base = malloc(suggested);
+  buf->len = buf->base ? suggested : 0;
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   ep_http_conn *c = st->data;
   if (c->rejected) { /* discard until the client closes after reading the 503 */
+    free(buf->base);
     if (nread < 0) ep__conn_close(c);
     return;
   }
   if (nread < 0) {
+    free(buf->base);
     ep__conn_close(c);
     return;
   }
@@ -356,11 +355,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     ep_buf_append(&c->pending, buf->base, (size_t)nread);
     /* Refuse unbounded pipelining while a request is being handled. */
     if (c->state == EP_CONN_HANDLING && c->pending.len > c->srv->p.max_body_bytes + 65536) {
+      free(buf->base);
       ep__conn_close(c);
       return;
     }
     if (c->state != EP_CONN_HANDLING && !c->in_process) conn_process(c);
   }
+  free(buf->base);
 }
 
 /* Rejected connections being answered at once (beyond this they are accepted
