@@ -2,7 +2,8 @@
 // binary): prefill tokens/s, greedy decode tokens/s and B-sequence batch decode
 // throughput on a GGUF file, with the same synthetic prompt ids as bench_engine.c.
 // Prints one JSON line per measurement. --check TEXT --expect IDS verifies the
-// conversion instead: greedy continuation ids must equal the given ones.
+// conversion instead: greedy continuation ids must equal the given ones. Every line
+// carries the GGUF's weight format (general.file_type) as "gguf_type".
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
 function parseArgs(argv) {
@@ -36,6 +37,9 @@ export function promptIds(n, vocab) {
   return out;
 }
 
+// llama_ftype values of the formats tools/st_to_gguf.py writes
+const FILE_TYPES = { 0: "F32", 1: "F16", 7: "Q8_0", 32: "BF16" };
+
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 async function greedy(seq, tokens, steps, onFirst) {
@@ -56,6 +60,8 @@ async function main() {
   const vocab = model.fileInsights.modelInfo?.vocab_size ?? model.tokens.size ?? 0;
   const nvocab = Number(model.fileInfo.metadata?.llama?.vocab_size ??
     model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length ?? vocab);
+  const ft = model.fileInfo.metadata?.general?.file_type;
+  const ggufType = FILE_TYPES[ft] ?? `file_type ${ft}`;
   const ctxSize = a.ctx || (a.prompt + a.decode + 8);
   const context = await model.createContext({
     contextSize: ctxSize, batchSize: Math.max(a.prompt, 8), sequences: Math.max(a.batch, 1),
@@ -70,14 +76,14 @@ async function main() {
     const got = await greedy(seq, input, a.expect ? a.expect.length : a.decode);
     const okIn = !a.expectInput || JSON.stringify(input) === JSON.stringify(a.expectInput);
     const ok = okIn && (!a.expect || JSON.stringify(got) === JSON.stringify(a.expect));
-    console.log(JSON.stringify({ engine: "llama.cpp", check: a.check, input, greedy: got,
+    console.log(JSON.stringify({ engine: "llama.cpp", gguf_type: ggufType, check: a.check, input, greedy: got,
       text: model.detokenize(got), input_ok: okIn, ok }));
     process.exitCode = ok ? 0 : 1;
     return;
   }
 
   const prompt = promptIds(a.prompt, nvocab);
-  const base = { engine: "llama.cpp", label: a.label, dtype: a.dtype, threads: a.threads };
+  const base = { engine: "llama.cpp", label: a.label, dtype: a.dtype, gguf_type: ggufType, threads: a.threads };
   for (let r = 0; r < a.reps; r++) {
     if (a.batch <= 1) {
       const seq = context.getSequence();

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Summarise a bench/run.sh run as one Markdown report: the engine table (prefill/decode tok/s,
-endpointd vs llama.cpp, % of the triad bandwidth bound; aggregate decode through the HTTP
-runtime at 1/2/4/8 streams), gateway overhead, wake from zero; then compare endpointd's
-numbers with a baseline file and flag drops > 10% (exit status 3).
+endpointd vs llama.cpp for f32/F32, f16/F16, bf16/BF16, int8/Q8_0, % of the triad bandwidth
+bound; aggregate decode through the HTTP runtime at 1/2/4/8 streams; embeddings, endpointd vs
+onnxruntime-node, from bench/bench_embed.sh's JSON lines), gateway overhead, wake from zero;
+then compare endpointd's numbers with a baseline file and flag drops > 10% (exit status 3).
+Rows the baseline lacks are listed as new, not flagged.
 
   report.py RAW.jsonl OUT.json [--lscpu FILE] [--gateway FILE] [--wake FILE]
-            [--baseline FILE] [--quick 0|1]
+            [--embed JSONL] [--embed-note TEXT] [--baseline FILE] [--quick 0|1]
 """
 import argparse
 import json
@@ -13,9 +15,11 @@ import re
 import statistics
 
 DROP = 0.10  # flag endpointd numbers more than 10% below the baseline
-BYTES_PER_PARAM = {("endpointd", "f32"): 4.0, ("endpointd", "int8"): 36 / 32, ("endpointd", "f16"): 2.0,
-                   ("llama.cpp", "f32"): 4.0, ("llama.cpp", "int8"): 34 / 32, ("llama.cpp", "f16"): 2.0}
-REF_DTYPE = {"int8": "Q8_0", "f32": "F32", "f16": "F16"}
+# bytes per matrix weight: ours by --dtype (int8 = 32 int8 + an f32 scale), llama.cpp's by GGUF type
+OUR_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "int8": 36 / 32}
+PEER_BYTES = {"F32": 4.0, "F16": 2.0, "BF16": 2.0, "Q8_0": 34 / 32}
+REF_DTYPE = {"int8": "Q8_0", "f32": "F32", "f16": "F16", "bf16": "BF16"}  # raw lines without gguf_type
+EMBED_PEER = "onnxruntime-node"
 
 
 def machine(lscpu_path):
@@ -68,6 +72,26 @@ def med(rows, key):
     return statistics.median(v) if v else None
 
 
+def summarise_embed(rows):
+    """bench_embed.sh JSON lines -> one result per (threads, batch): best round of each engine."""
+    best = {}
+    for r in rows:
+        eng = "endpointd" if r["engine"] == "endpointd" else EMBED_PEER if r["engine"].startswith(EMBED_PEER) \
+            else "torch" if r["engine"].startswith("torch") else r["engine"]
+        g = best.setdefault((r["threads"], r["batch"]), {})
+        if eng not in g or r["sentences_per_s"] > g[eng]["sentences_per_s"]:
+            g[eng] = r
+    out = []
+    for (threads, batch), g in sorted(best.items()):
+        v = {e: g[e]["sentences_per_s"] if e in g else None for e in ("endpointd", EMBED_PEER, "torch")}
+        a, b = v["endpointd"], v[EMBED_PEER]
+        out.append({"kind": "embed", "model": "bert-base", "dtype": "f32", "threads": threads, "batch": batch,
+                    "seq": next(iter(g.values()))["seq"], "sentences_per_s": v, "ratio": a / b if a and b else None,
+                    "peer_version": g[EMBED_PEER]["engine"] if EMBED_PEER in g else None,
+                    "torch_version": g["torch"]["engine"] if "torch" in g else None})
+    return out
+
+
 def summarise(lines):
     triad, single, streams = {}, {}, {}
     for r in lines:
@@ -81,15 +105,16 @@ def summarise(lines):
               if v.get("endpointd") and v["endpointd"][0].get("weight_params")}
     results = []
     for (label, dtype, threads), g in sorted(single.items()):
-        res = {"kind": "engine", "model": label, "dtype": dtype, "threads": threads}
+        peer = g.get("llama.cpp", [{}])[0].get("gguf_type") or REF_DTYPE.get(dtype, dtype)
+        res = {"kind": "engine", "model": label, "dtype": dtype, "peer_dtype": peer, "threads": threads}
         for m in ("prefill_tps", "decode_tps"):
             a, b = med(g.get("endpointd", []), m), med(g.get("llama.cpp", []), m)
             res[m] = {"endpointd": a, "llama.cpp": b, "ratio": a / b if a and b else None}
         bw = triad.get(threads)
-        for eng in ("endpointd", "llama.cpp"):
+        for eng, nbytes in (("endpointd", OUR_BYTES.get(dtype)), ("llama.cpp", PEER_BYTES.get(peer))):
             tps = res["decode_tps"][eng]
-            if bw and tps and label in params and (eng, dtype) in BYTES_PER_PARAM:
-                res["decode_tps"]["bound_pct_" + eng] = 100 * params[label] * BYTES_PER_PARAM[eng, dtype] * tps / (bw * 1e9)
+            if bw and tps and label in params and nbytes:
+                res["decode_tps"]["bound_pct_" + eng] = 100 * params[label] * nbytes * tps / (bw * 1e9)
         o, l = g.get("endpointd", [{}])[0].get("first_ids"), g.get("llama.cpp", [{}])[0].get("first_ids")
         if o and l:
             res["same_first_ids"] = o == l
@@ -103,7 +128,7 @@ def summarise(lines):
 
 
 def key_of(r):
-    return (r["kind"], r["model"], r["dtype"], r["threads"], r.get("streams", 0))
+    return (r["kind"], r["model"], r["dtype"], r["threads"], r.get("streams", 0), r.get("batch", 0))
 
 
 def fmt(x, spec=",.1f"):
@@ -111,12 +136,20 @@ def fmt(x, spec=",.1f"):
 
 
 def table(results, triad):
-    out = ["| model | dtype (ours / llama.cpp) | threads | measure (tok/s) | endpointd | llama.cpp | "
-           "endpointd / llama.cpp | % of triad bound (ours / llama.cpp) |", "|---|---|---|---|---:|---:|---:|---:|"]
+    out = ["| model | dtype (ours / peer) | threads | measure | endpointd | peer | "
+           "endpointd / peer | % of triad bound (ours / peer) |", "|---|---|---|---|---:|---:|---:|---:|"]
     for r in results:
-        dt = "%s / %s" % (r["dtype"], REF_DTYPE.get(r["dtype"], r["dtype"]))
-        if r["kind"] == "engine":
-            for m, name in (("prefill_tps", "prefill, 128-token prompt"), ("decode_tps", "decode")):
+        dt = "%s / %s" % (r["dtype"], r.get("peer_dtype") or REF_DTYPE.get(r["dtype"], r["dtype"]))
+        if r["kind"] == "embed":
+            v = r["sentences_per_s"]
+            torch = (" (PyTorch eager %s)" % fmt(v["torch"], ".2f")) if v.get("torch") else ""
+            out.append("| %s | f32 / f32 (ONNX) | %d | embeddings sentences/s, batch %d, %d tokens; peer %s%s "
+                       "| %s | %s | %s | |" % (r["model"], r["threads"], r["batch"], r["seq"],
+                                              r.get("peer_version") or EMBED_PEER, torch,
+                                              fmt(v["endpointd"], ".2f"), fmt(v[EMBED_PEER], ".2f"),
+                                              fmt(r["ratio"], ".2f")))
+        elif r["kind"] == "engine":
+            for m, name in (("prefill_tps", "prefill tok/s, 128-token prompt"), ("decode_tps", "decode tok/s")):
                 v = r[m]
                 bound = ""
                 if m == "decode_tps" and v.get("bound_pct_endpointd"):
@@ -126,31 +159,47 @@ def table(results, triad):
                     fmt(v["ratio"], ".2f"), bound))
         else:
             note = ("%.2fx vs 1 stream" % r["vs_1_stream"]) if r["streams"] > 1 and r["vs_1_stream"] else ""
-            out.append("| %s | %s | %d | aggregate decode, %d stream%s (HTTP runtime) | %s | - | %s | |" % (
+            out.append("| %s | %s | %d | aggregate decode tok/s, %d stream%s (HTTP runtime) | %s | - | %s | |" % (
                 r["model"], r["dtype"], r["threads"], r["streams"], "s" if r["streams"] > 1 else "",
                 fmt(r["aggregate_tps"]), note))
+    out.append("")
+    out.append("Peer: llama.cpp (node-llama-cpp 3.22.1 CPU build) for the llama/gpt2 rows, %s for the "
+               "embeddings rows." % EMBED_PEER)
     if triad:
-        out.append("")
         out.append("Triad bandwidth bound (bench/triad.c, 3 x 128 MiB arrays, best of 8): " +
                    ", ".join("%.1f GB/s at %d thread%s" % (v, t, "s" if t > 1 else "") for t, v in sorted(triad.items())))
     return out
 
 
+def row_name(r):
+    return "%s %s %s threads=%d%s%s" % (r["kind"], r["model"], r["dtype"], r["threads"],
+                                        " streams=%d" % r["streams"] if r["kind"] == "streams" else "",
+                                        " batch=%d" % r["batch"] if r["kind"] == "embed" else "")
+
+
+def measures(r):
+    """endpointd's numbers of a result row: [(name, value, unit)]."""
+    if r["kind"] == "engine":
+        return [(m, r[m]["endpointd"], "tok/s") for m in ("prefill_tps", "decode_tps")]
+    if r["kind"] == "embed":
+        return [("sentences_per_s", r["sentences_per_s"]["endpointd"], "sentences/s")]
+    return [("aggregate_tps", r["aggregate_tps"], "tok/s")]
+
+
 def compare(results, baseline):
-    flags = []
+    """-> (flags, new): drops > DROP vs the baseline's row, and rows the baseline does not have."""
+    flags, new = [], []
     base = {key_of(r): r for r in baseline.get("results", [])}
     for r in results:
         b = base.get(key_of(r))
         if not b:
+            new.append(row_name(r))
             continue
-        pairs = ([(m, r[m]["endpointd"], b[m]["endpointd"]) for m in ("prefill_tps", "decode_tps")]
-                 if r["kind"] == "engine" else [("aggregate_tps", r["aggregate_tps"], b["aggregate_tps"])])
-        for m, now, was in pairs:
+        for (m, now, unit), (_, was, _) in zip(measures(r), measures(b)):
             if now and was and now < (1 - DROP) * was:
-                flags.append("REGRESSION %s %s %s threads=%d%s %s: %.1f -> %.1f tok/s (%+.0f%%)" % (
-                    r["kind"], r["model"], r["dtype"], r["threads"],
-                    " streams=%d" % r["streams"] if r["kind"] == "streams" else "", m, was, now, 100 * (now / was - 1)))
-    return flags
+                flags.append("REGRESSION %s %s: %.1f -> %.1f %s (%+.0f%%)" % (
+                    row_name(r), m, was, now, unit, 100 * (now / was - 1)))
+    return flags, new
 
 
 def main():
@@ -160,6 +209,8 @@ def main():
     ap.add_argument("--lscpu")
     ap.add_argument("--gateway")
     ap.add_argument("--wake")
+    ap.add_argument("--embed")
+    ap.add_argument("--embed-note", default="")
     ap.add_argument("--baseline")
     ap.add_argument("--quick", default="0")
     a = ap.parse_args()
@@ -169,10 +220,19 @@ def main():
             if line.strip().startswith("{"):
                 lines.append(json.loads(line))
     triad, results = summarise(lines)
+    emb_rows = []
+    if a.embed:
+        try:
+            with open(a.embed, encoding="utf-8") as f:
+                emb_rows = [json.loads(x) for x in f if x.strip().startswith("{")]
+        except OSError:
+            pass
+    results += summarise_embed(emb_rows)
     mach = machine(a.lscpu)
     gw, wake = parse_gateway(a.gateway) if a.gateway else None, parse_wake(a.wake) if a.wake else None
     doc = {"machine": mach, "quick": a.quick == "1", "triad_gbps": triad, "results": results,
-           "gateway": gw, "wake": wake, "embeddings": None, "raw": lines}
+           "gateway": gw, "wake": wake, "embeddings": {"rows": emb_rows, "note": a.embed_note or None},
+           "raw": lines}
     print("Machine: %s, %s CPUs (%s thread/core)%s, L2 %s, L3 %s, %s, %d GiB; load after run %s" % (
         mach.get("cpu"), mach.get("cpus"), mach.get("threads_per_core"),
         ", " + mach["hypervisor"] + " guest" if mach.get("hypervisor") else "", mach.get("l2"), mach.get("l3"),
@@ -193,8 +253,10 @@ def main():
             for k, v in wake.items()))
     else:
         print("Wake from zero: not measured (bench_wake.py failed)")
-    print("Embeddings (encoder): no benchmark in bench/ yet; not measured")
-    flags = []
+    if a.embed_note or not emb_rows:
+        print("Embeddings (bench/bench_embed.sh, endpointd vs %s): %s" % (
+            EMBED_PEER, a.embed_note or "not measured: no results"))
+    flags, new = [], []
     if a.baseline:
         try:
             with open(a.baseline, encoding="utf-8") as f:
@@ -206,12 +268,15 @@ def main():
             if base.get("quick") != doc["quick"]:
                 print("\nRegression check: baseline is a %s run, this is a %s run; compared where rows match" % (
                     "QUICK" if base.get("quick") else "full", "QUICK" if doc["quick"] else "full"))
-            flags = compare(results, base)
+            flags, new = compare(results, base)
             print("\nRegression check vs %s (endpointd numbers, > %d%% drop): %s" % (
                 a.baseline, int(DROP * 100), "%d flagged" % len(flags) if flags else "none"))
             for x in flags:
                 print("  " + x)
+            if new:
+                print("New rows (no baseline, not checked): " + "; ".join(new))
     doc["regressions"] = flags
+    doc["new_rows"] = new
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
     return 3 if flags else 0

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Convert a Hugging Face repository (Llama family or GPT-2, safetensors) to GGUF v3.
 
-  st_to_gguf.py REPO_DIR OUT.gguf [--dtype f32|f16|q8_0]
+  st_to_gguf.py REPO_DIR OUT.gguf [--dtype f32|f16|bf16|q8_0]
 
 Used by bench/run.sh so llama.cpp can run exactly the weights our engine runs. Writes the
 tokenizer metadata llama.cpp needs: "llama" vocab (tokens, scores, types) from a
 SentencePiece .model file or tokenizer.json, or "gpt2" vocab (tokens, merges). Llama q/k
 rows are permuted from the HF rotate-half order to llama.cpp's interleaved RoPE order.
+F16 and BF16 round to nearest even (as our engine's --dtype f16|bf16 does on load).
 Needs only /usr/bin/python3 with python3-numpy.
 """
 import argparse
@@ -25,9 +26,9 @@ GGUF_MAGIC = b"GGUF"
 ALIGN = 32
 # gguf metadata value types
 T_U32, T_I32, T_F32, T_BOOL, T_STR, T_ARR = 4, 5, 6, 7, 8, 9
-# ggml tensor types
-G_F32, G_F16, G_Q8_0 = 0, 1, 8
-FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7}
+# ggml tensor types (ggml.h enum ggml_type) and llama_ftype values for general.file_type
+G_F32, G_F16, G_Q8_0, G_BF16 = 0, 1, 8, 30
+FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7, "bf16": 32}
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -75,6 +76,8 @@ def encode_tensor(arr, dtype):
         return G_Q8_0, q8_0(arr)
     if arr.ndim >= 2 and dtype in ("f16", "q8_0"):
         return G_F16, arr.astype(np.float16).tobytes()
+    if arr.ndim >= 2 and dtype == "bf16":
+        return G_BF16, st_np.f32_to_bf16(arr).tobytes()
     return G_F32, arr.tobytes()
 
 
@@ -336,7 +339,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("repo")
     ap.add_argument("out")
-    ap.add_argument("--dtype", choices=["f32", "f16", "q8_0"], default="f32")
+    ap.add_argument("--dtype", choices=["f32", "f16", "bf16", "q8_0"], default="f32")
     a = ap.parse_args()
     cfg = read_json(a.repo, "config.json")
     if not cfg:
