@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "                               sentence-similarity | text-classification (env TASK)\n"
           "  --host H                     listen address (default 127.0.0.1)\n"
           "  --port P                     listen port, 0 = any (env PORT, default 8080)\n"
+          "  --unix PATH                  also listen on this Unix-domain socket (\"\" = no)\n"
           "  --threads N                  compute threads, 0 = all cores (env THREADS)\n"
           "  --max-total-tokens N         prompt + generated per request (env MAX_TOTAL_TOKENS;\n"
           "                               default min(n_ctx, 2048))\n"
@@ -114,7 +115,7 @@ static void on_tick(uv_timer_t *t) {
 
 int cmd_runtime(int argc, char **argv) {
   ep_rt_params p = ep_rt_default_params();
-  const char *host = "127.0.0.1", *v, *log_level = env2("LOG_LEVEL", NULL);
+  const char *host = "127.0.0.1", *unix_path = NULL, *v, *log_level = env2("LOG_LEVEL", NULL);
   int port = 8080, parent = 0;
   p.model_dir = env2("MODEL_DIR", NULL);
   p.model_id = env2("MODEL_ID", NULL);
@@ -157,6 +158,7 @@ int cmd_runtime(int argc, char **argv) {
     else if (!strcmp(a, "--task")) p.task = v;
     else if (!strcmp(a, "--host")) host = v;
     else if (!strcmp(a, "--port")) rc = parse_int(a, v, &port);
+    else if (!strcmp(a, "--unix")) unix_path = v;
     else if (!strcmp(a, "--threads")) rc = parse_int(a, v, &p.threads);
     else if (!strcmp(a, "--max-total-tokens")) rc = parse_int(a, v, &p.max_total_tokens);
     else if (!strcmp(a, "--max-input-tokens") || !strcmp(a, "--max-input-length"))
@@ -210,10 +212,12 @@ int cmd_runtime(int argc, char **argv) {
   ep_http_server_params hp = ep_http_server_default_params();
   hp.host = host;
   hp.port = port;
+  hp.unix_path = unix_path;
   hp.name = "runtime";
   int rc = ep_http_server_start(st.loop, &hp, ep_rt_handle, st.rt, &st.srv);
   if (rc != EP_OK) {
-    fprintf(stderr, "endpointd runtime: cannot listen on %s:%d: %s\n", host, port, ep_strerror(rc));
+    fprintf(stderr, "endpointd runtime: cannot listen on %s:%d%s%s: %s\n", host, port,
+            unix_path && *unix_path ? " or " : "", unix_path ? unix_path : "", ep_strerror(rc));
     ep_rt_close(st.rt, NULL, NULL);
     uv_run(st.loop, UV_RUN_DEFAULT);
     ep_rt_free(st.rt);
@@ -223,6 +227,7 @@ int cmd_runtime(int argc, char **argv) {
               ep_http_server_port(st.srv), p.model_dir);
   /* a line the supervisor / tests may parse to learn the port */
   fprintf(stdout, "endpointd runtime listening on http://%s:%d\n", host, ep_http_server_port(st.srv));
+  if (unix_path && *unix_path) fprintf(stdout, "endpointd runtime listening on unix:%s\n", unix_path);
   fflush(stdout);
   ep_rt_load_start(st.rt);
   uv_signal_init(st.loop, &st.sigint);

@@ -17,8 +17,9 @@ const double ep__gw_buckets[EP_GW_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.
                                                0.5,   1,    2.5,   5,    10,  1e300};
 
 /* Headers not passed through in either direction (hop-by-hop, or set by our
- * server/client itself). Switch on the length first: this runs for every
- * header of every proxied request and response. */
+ * server/client itself): 0 = pass, else one of these. Switch on the length
+ * first: this runs for every header of every proxied request and response. */
+enum { HDR_PASS = 0, HDR_DROP, HDR_CTYPE, HDR_CLEN };
 static int hop_by_hop(const char *n) {
   switch (strlen(n)) {
   case 2: return !strcasecmp(n, "TE");
@@ -26,12 +27,15 @@ static int hop_by_hop(const char *n) {
   case 6: return !strcasecmp(n, "Server");
   case 7: return !strcasecmp(n, "Upgrade") || !strcasecmp(n, "Trailer");
   case 10: return !strcasecmp(n, "Connection") || !strcasecmp(n, "Keep-Alive");
-  case 12: return !strcasecmp(n, "X-Request-Id") || !strcasecmp(n, "Content-Type");
+  case 12:
+    return !strcasecmp(n, "Content-Type")   ? HDR_CTYPE
+           : !strcasecmp(n, "X-Request-Id") ? HDR_DROP
+                                            : HDR_PASS;
   case 13: return !strcasecmp(n, "Authorization");
-  case 14: return !strcasecmp(n, "Content-Length");
+  case 14: return !strcasecmp(n, "Content-Length") ? HDR_CLEN : HDR_PASS;
   case 17: return !strcasecmp(n, "Transfer-Encoding");
   case 19: return !strcasecmp(n, "Proxy-Authorization");
-  default: return 0;
+  default: return HDR_PASS;
   }
 }
 
@@ -50,12 +54,13 @@ static void up_head(ep_http_creq *q, int status, const ep_http_header *h, size_t
   set_ctype(c, "application/octet-stream");
   int has_ctype = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!hop_by_hop(h[i].name)) {
+    int k = hop_by_hop(h[i].name);
+    if (k == HDR_PASS) {
       ep_http_add_header(c->req, h[i].name, h[i].value);
-    } else if (!strcasecmp(h[i].name, "Content-Type")) {
+    } else if (k == HDR_CTYPE) {
       set_ctype(c, h[i].value);
       has_ctype = 1;
-    } else if (!strcasecmp(h[i].name, "Content-Length")) {
+    } else if (k == HDR_CLEN) {
       clen = strtoll(h[i].value, NULL, 10);
     }
   }
@@ -147,9 +152,10 @@ void ep__gw_forward(gw_call *c, ep_sched_replica *r) {
   ep_http_req *req = c->req;
   ep_http_header hs[64];
   size_t n = 0;
-  for (size_t i = 0; i < req->nheaders && n < 62; i++)
-    if (!hop_by_hop(req->headers[i].name) || !strcasecmp(req->headers[i].name, "Content-Type"))
-      hs[n++] = req->headers[i];
+  for (size_t i = 0; i < req->nheaders && n < 62; i++) {
+    int k = hop_by_hop(req->headers[i].name);
+    if (k == HDR_PASS || k == HDR_CTYPE) hs[n++] = req->headers[i];
+  }
   hs[n].name = "X-Request-Id";
   hs[n++].value = req->request_id;
   c->rep = r;

@@ -3,7 +3,8 @@
  * huggingface images on a local model folder, `podman run IMAGE` for custom
  * images, or a plain command for custom urls of the form "cmd:<command>"
  * (run with /bin/sh -c "exec <command>"; {port} is replaced by the replica
- * port, which is also in $PORT). Hub ids arrive resolved by the daemon's
+ * port, which is also in $PORT, and {unix}, if present, by a Unix socket path
+ * the gateway then uses). The runtime always gets --unix {unix}. Hub ids arrive resolved by the daemon's
  * download manager. Problems become config_error text. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,8 @@ void ep_serving_spec_build(const ep_endpoint_row *row, json_t *spec, const char 
                          task && *task ? task : "text-generation",
                          "--port",
                          "{port}",
+                         "--unix",
+                         "{unix}",
                          "--threads",
                          tb,
                          "--parent-pid",

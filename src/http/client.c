@@ -21,13 +21,25 @@ struct ep_http_client {
   int freeing;
 };
 
+/* Where a connection goes: IPv4 host:port, or a Unix-domain socket path
+ * (then port only names the replica, for ep_http_client_forget_port). */
+typedef struct {
+  struct sockaddr_in in;
+  int port;
+  char path[108]; /* "" = TCP */
+} caddr;
+
 struct cconn {
-  uv_tcp_t tcp;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_stream_t stream;
+    uv_handle_t handle;
+  } io;
   uv_timer_t timer;
   uv_connect_t connect;
   ep_http_client *cl;
-  struct sockaddr_in addr;
-  int port;
+  caddr addr;
   http_parser parser;
   ep_http_creq *req; /* active request, NULL when idle or closing */
   cconn *next;       /* idle list link */
@@ -56,7 +68,7 @@ typedef struct {
 
 static void conn_close(cconn *c);
 static void req_start_on(ep_http_creq *r, cconn *c);
-static int req_connect_new(ep_http_creq *r, const struct sockaddr_in *addr, int port);
+static int req_connect_new(ep_http_creq *r, const caddr *addr);
 
 /* ---- connection lifetime ---------------------------------------------- */
 
@@ -85,7 +97,7 @@ static void conn_close(cconn *c) {
   c->closing = 1;
   idle_remove(c);
   c->req = NULL;
-  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  uv_close(&c->io.handle, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
@@ -209,13 +221,12 @@ static void conn_fail(cconn *c, int err) {
   }
   if (r->reused && r->bytes_in == 0 && !r->retried && !r->canceled) {
     /* stale pooled connection: retry once on a new one */
-    struct sockaddr_in addr = c->addr;
-    int port = c->port;
+    caddr addr = c->addr;
     r->c = NULL;
     conn_close(c);
     r->retried = 1;
     r->reused = 0;
-    if (req_connect_new(r, &addr, port) == 0) return;
+    if (req_connect_new(r, &addr) == 0) return;
     req_finish(r, EP_EIO, 0);
     return;
   }
@@ -294,7 +305,7 @@ static void req_start_on(ep_http_creq *r, cconn *c) {
   /* straight to the socket when it takes the request (no copy, no queued
    * write); the rest, if any, is copied into a queued uv_write */
   uv_buf_t whole = uv_buf_init(r->out.data, (unsigned)r->out.len);
-  int w = uv_try_write((uv_stream_t *)&c->tcp, &whole, 1);
+  int w = uv_try_write(&c->io.stream, &whole, 1);
   size_t done = w > 0 ? (size_t)w : 0; /* an error is reported by the queued write, later */
   if (done == r->out.len) return;
   wreq *wr = malloc(sizeof *wr + (r->out.len - done));
@@ -305,7 +316,7 @@ static void req_start_on(ep_http_creq *r, cconn *c) {
   wr->len = r->out.len - done;
   memcpy(wr->data, r->out.data + done, wr->len);
   uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
-  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+  if (uv_write(&wr->w, &c->io.stream, &b, 1, on_write) != 0) {
     free(wr);
     conn_fail(c, EP_ECONN);
   }
@@ -321,8 +332,8 @@ static void on_connect(uv_connect_t *cr, int status) {
     return;
   }
   c->connected = 1;
-  uv_tcp_nodelay(&c->tcp, 1);
-  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+  if (!c->addr.path[0]) uv_tcp_nodelay(&c->io.tcp, 1);
+  if (uv_read_start(&c->io.stream, on_alloc, on_read) != 0) {
     conn_close(c);
     req_finish(r, EP_ECONN, 0);
     return;
@@ -330,22 +341,28 @@ static void on_connect(uv_connect_t *cr, int status) {
   req_start_on(r, c);
 }
 
-static int req_connect_new(ep_http_creq *r, const struct sockaddr_in *addr, int port) {
+static int req_connect_new(ep_http_creq *r, const caddr *addr) {
   ep_http_client *cl = r->cl;
   cconn *c = calloc(1, sizeof *c);
   if (!c) return EP_ENOMEM;
   c->cl = cl;
   c->addr = *addr;
-  c->port = port;
-  uv_tcp_init(cl->loop, &c->tcp);
+  if (addr->path[0])
+    uv_pipe_init(cl->loop, &c->io.pipe, 0);
+  else
+    uv_tcp_init(cl->loop, &c->io.tcp);
   uv_timer_init(cl->loop, &c->timer);
   c->handles = 2;
-  c->tcp.data = c->timer.data = c->connect.data = c;
+  c->io.handle.data = c->timer.data = c->connect.data = c;
   cl->nconns++;
   c->req = r;
   r->c = c;
   if (r->timeout_ms) uv_timer_start(&c->timer, on_timer, r->timeout_ms, r->timeout_ms);
-  if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)addr, on_connect) != 0) {
+  if (addr->path[0]) {
+    /* libuv connects at once and reports the result on the next loop pass */
+    uv_pipe_connect(&c->connect, &c->io.pipe, c->addr.path, on_connect);
+  } else if (uv_tcp_connect(&c->connect, &c->io.tcp, (const struct sockaddr *)&addr->in,
+                            on_connect) != 0) {
     r->c = NULL;
     conn_close(c);
     return EP_ECONN;
@@ -377,7 +394,7 @@ void ep_http_client_forget_port(ep_http_client *c, int port) {
   cconn *p = c->idle;
   while (p) {
     cconn *next = p->next;
-    if (p->port == port) conn_close(p);
+    if (p->addr.port == port) conn_close(p);
     p = next;
   }
 }
@@ -396,40 +413,60 @@ static int own_header(const char *n) {
   }
 }
 
-static int put(ep_buf *b, const char *s) { return ep_buf_append(b, s, strlen(s)); }
+/* Bytes of s copied to w; returns the end. */
+static char *put(char *w, const char *s, size_t n) {
+  memcpy(w, s, n);
+  return w + n;
+}
+#define PUT_LIT(w, lit) put(w, lit, sizeof lit - 1)
 
-static int put_uint(ep_buf *b, unsigned long long v) {
+static char *put_uint(char *w, unsigned long long v) {
   char tmp[24];
   int n = 0;
   do tmp[n++] = (char)('0' + v % 10);
   while ((v /= 10) != 0);
-  char out[24];
-  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-  return ep_buf_append(b, out, (size_t)n);
+  while (n) *w++ = tmp[--n];
+  return w;
 }
 
-/* Serializes the request (no printf: it is on every proxied request's path). */
+/* Serializes the request into one reservation (no printf, no per-piece
+ * append: it is on every proxied request's path). */
 static int build_request(ep_buf *b, const ep_http_client_reqspec *rs, const char *host, int port,
                          int keep) {
-  size_t need = strlen(rs->method) + strlen(rs->target) + strlen(host) + 96 + rs->body_len;
+  size_t lm = strlen(rs->method), lt = strlen(rs->target), lh = strlen(host);
+  size_t need = lm + lt + lh + 128 + rs->body_len;
   for (size_t i = 0; i < rs->nheaders; i++)
     need += strlen(rs->headers[i].name) + strlen(rs->headers[i].value) + 4;
-  int rc = ep_buf_reserve(b, need);
-  rc = rc || put(b, rs->method) || put(b, " ") || put(b, rs->target) ||
-       put(b, " HTTP/1.1\r\nHost: ") || put(b, host) || put(b, ":") ||
-       put_uint(b, (unsigned)port) || put(b, "\r\n");
-  for (size_t i = 0; i < rs->nheaders && !rc; i++) {
+  if (ep_buf_reserve(b, need)) return EP_ENOMEM;
+  char *w = b->data + b->len;
+  w = put(w, rs->method, lm);
+  *w++ = ' ';
+  w = put(w, rs->target, lt);
+  w = PUT_LIT(w, " HTTP/1.1\r\nHost: ");
+  w = put(w, host, lh);
+  *w++ = ':';
+  w = put_uint(w, (unsigned)port);
+  w = PUT_LIT(w, "\r\n");
+  for (size_t i = 0; i < rs->nheaders; i++) {
     const ep_http_header *h = &rs->headers[i];
     if (own_header(h->name)) continue;
     if (strpbrk(h->name, "\r\n:") || strpbrk(h->value, "\r\n")) continue; /* no injection */
-    rc = put(b, h->name) || put(b, ": ") || put(b, h->value) || put(b, "\r\n");
+    w = put(w, h->name, strlen(h->name));
+    w = PUT_LIT(w, ": ");
+    w = put(w, h->value, strlen(h->value));
+    w = PUT_LIT(w, "\r\n");
   }
   int has_body = rs->body_len > 0 || (!ci_eq(rs->method, "GET") && !ci_eq(rs->method, "HEAD"));
-  if (!rc && has_body)
-    rc = put(b, "Content-Length: ") || put_uint(b, rs->body_len) || put(b, "\r\n");
-  if (!rc) rc = put(b, keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-  if (!rc && rs->body_len) rc = ep_buf_append(b, rs->body, rs->body_len);
-  return rc;
+  if (has_body) {
+    w = PUT_LIT(w, "Content-Length: ");
+    w = put_uint(w, rs->body_len);
+    w = PUT_LIT(w, "\r\n");
+  }
+  w = keep ? PUT_LIT(w, "Connection: keep-alive\r\n\r\n") : PUT_LIT(w, "Connection: close\r\n\r\n");
+  if (rs->body_len) w = put(w, rs->body, rs->body_len);
+  b->len = (size_t)(w - b->data);
+  b->data[b->len] = '\0';
+  return EP_OK;
 }
 
 int ep_http_client_send(ep_http_client *cl, const char *host, int port,
@@ -437,8 +474,15 @@ int ep_http_client_send(ep_http_client *cl, const char *host, int port,
                         ep_http_creq **out) {
   if (!cl || !rs || !rs->method || !rs->target || !cbs || port <= 0 || port > 65535)
     return EP_EINVAL;
-  struct sockaddr_in addr;
-  if (uv_ip4_addr(host ? host : "127.0.0.1", port, &addr) != 0) return EP_EINVAL;
+  caddr addr;
+  memset(&addr, 0, sizeof addr);
+  addr.port = port;
+  if (host && host[0] == '/') {
+    if (strlen(host) >= sizeof addr.path) return EP_EINVAL;
+    memcpy(addr.path, host, strlen(host) + 1);
+  } else if (uv_ip4_addr(host ? host : "127.0.0.1", port, &addr.in) != 0) {
+    return EP_EINVAL;
+  }
   ep_http_creq *r = calloc(1, sizeof *r);
   if (!r) return EP_ENOMEM;
   r->cl = cl;
@@ -447,14 +491,16 @@ int ep_http_client_send(ep_http_client *cl, const char *host, int port,
   r->timeout_ms = rs->timeout_ms;
   r->is_head = ci_eq(rs->method, "HEAD");
   int rc;
-  if (build_request(&r->out, rs, host ? host : "127.0.0.1", port, cl->max_idle != 0)) {
+  const char *hh = !host ? "127.0.0.1" : addr.path[0] ? "localhost" : host;
+  if (build_request(&r->out, rs, hh, port, cl->max_idle != 0)) {
     req_free(r);
     return EP_ENOMEM;
   }
   /* reuse a pooled connection to the same port when one is idle */
   for (cconn **pp = &cl->idle; *pp; pp = &(*pp)->next) {
     cconn *c = *pp;
-    if (c->port == port && c->addr.sin_addr.s_addr == addr.sin_addr.s_addr) {
+    if (c->addr.port == port && c->addr.in.sin_addr.s_addr == addr.in.sin_addr.s_addr &&
+        !strcmp(c->addr.path, addr.path)) {
       idle_remove(c);
       r->reused = 1;
       if (out) *out = r;
@@ -462,7 +508,7 @@ int ep_http_client_send(ep_http_client *cl, const char *host, int port,
       return EP_OK;
     }
   }
-  rc = req_connect_new(r, &addr, port);
+  rc = req_connect_new(r, &addr);
   if (rc) {
     req_free(r);
     return rc;

@@ -46,16 +46,20 @@ void ep_http_client_free(ep_http_client *c);
 /* Max idle connections kept per client (default 64; 0 disables keep-alive). */
 void ep_http_client_set_pool(ep_http_client *c, size_t max_idle);
 
-/* Starts a request to host:port (host is a dotted IPv4 address, e.g.
- * "127.0.0.1"). Returns EP_OK and sets *out (may be NULL) or an ep_err; on an
- * error no callback is called. */
+/* Starts a request to host:port. host is a dotted IPv4 address (e.g.
+ * "127.0.0.1"), or an absolute path of a Unix-domain socket (starts with '/',
+ * < 108 bytes): then port only identifies the peer for the pool and for
+ * ep_http_client_forget_port(), and the Host header is "localhost". Returns
+ * EP_OK and sets *out (may be NULL) or an ep_err; on an error no callback is
+ * called. */
 int ep_http_client_send(ep_http_client *c, const char *host, int port,
                         const ep_http_client_reqspec *rs, const ep_http_client_cbs *cbs, void *ud,
                         ep_http_creq **out);
 /* Cancels: no further callbacks, the connection is closed, the handle freed. */
 void ep_http_client_cancel(ep_http_creq *r);
 
-/* Drops pooled idle connections to port (a replica that went away). */
+/* Drops pooled idle connections to port (a replica that went away; Unix
+ * socket connections registered under that port too). */
 void ep_http_client_forget_port(ep_http_client *c, int port);
 
 #endif

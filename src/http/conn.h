@@ -13,8 +13,12 @@ enum { EP_CONN_IDLE = 0, EP_CONN_READING, EP_CONN_HANDLING };
 struct ep_http_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
+  uv_pipe_t ulistener;   /* Unix-domain listener when p.unix_path is set */
   ep_http_server_params p;
   char host[64];
+  char unix_path[108];   /* sun_path size */
+  int listeners;         /* listeners not yet closed (1 or 2) */
+  char *spare_buf;       /* a free 64 KiB read buffer (server.c), or NULL */
   char name[32];
   int port;
   ep_http_handler handler;
@@ -33,7 +37,12 @@ struct ep_http_server {
 };
 
 struct ep_http_conn {
-  uv_tcp_t tcp;
+  union { /* accepted from the TCP or the Unix listener */
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_stream_t stream;
+    uv_handle_t handle;
+  } io;
   uv_timer_t timer;
   ep_http_server *srv;
   http_parser parser;

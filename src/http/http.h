@@ -71,6 +71,10 @@ typedef struct {
    * the other half stays for upstream connections, files and pipes. */
   size_t max_conns;
   unsigned retry_after_s;      /* Retry-After of that 503; default 1 */
+  /* Also listen on this Unix-domain socket path (< 108 bytes; NULL or "" =
+   * TCP only). A stale socket file nobody listens on is replaced; the file
+   * is made 0600 and removed again at shutdown. */
+  const char *unix_path;
 } ep_http_server_params;
 
 ep_http_server_params ep_http_server_default_params(void);

@@ -58,7 +58,7 @@ void ep__conn_reject(ep_http_conn *c) {
   /* A fresh socket's send buffer takes this at once; a partial write just
    * leaves the client with a truncated answer before the close. */
   uv_buf_t b = uv_buf_init(msg, (unsigned)n);
-  uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  uv_try_write(&c->io.stream, &b, 1);
   uv_shutdown_t *sr = malloc(sizeof *sr);
-  if (sr && uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_reject_shutdown) != 0) free(sr);
+  if (sr && uv_shutdown(sr, &c->io.stream, on_reject_shutdown) != 0) free(sr);
 }

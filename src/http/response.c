@@ -31,7 +31,7 @@ static void conn_writev(ep_http_conn *c, uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
   if (total == 0) return;
-  int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+  int w = uv_try_write(&c->io.stream, bufs, n);
   if (w < 0 && w != UV_EAGAIN) return; /* broken connection: the read side closes it */
   size_t done = w > 0 ? (size_t)w : 0;
   if (done == total) return;
@@ -49,7 +49,7 @@ static void conn_writev(ep_http_conn *c, uv_buf_t *bufs, unsigned n) {
     skip = 0;
   }
   uv_buf_t b = uv_buf_init(wr->data, (unsigned)off);
-  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) free(wr);
+  if (uv_write(&wr->w, &c->io.stream, &b, 1, on_write) != 0) free(wr);
 }
 
 void ep__conn_write(ep_http_conn *c, const void *data, size_t len) {
@@ -161,7 +161,7 @@ void ep_http_req_on_abort(ep_http_req *r, void (*cb)(ep_http_req *, void *), voi
 
 size_t ep_http_req_write_queue(const ep_http_req *r) {
   if (r->aborted || r->conn->closing) return 0;
-  return r->conn->tcp.write_queue_size;
+  return r->conn->io.stream.write_queue_size;
 }
 
 /* ---- response ---------------------------------------------------------- */

@@ -19,14 +19,16 @@ static int match(const char *pat, const char *path, ep_http_req *req, ep_route_p
     size_t blen = be ? (size_t)(be - b) : strlen(b);
     if (alen >= 3 && a[0] == '{' && a[1] == '*') {
       if (p->n < EP_ROUTE_MAX_PARAMS) {
-        p->names[p->n] = ep_arena_strndup(&req->arena, a + 2, alen - 3);
+        p->names[p->n] = a + 2;
+        p->name_lens[p->n] = alen - 3;
         p->values[p->n++] = ep_arena_strdup(&req->arena, b);
       }
       return 1;
     }
     if (alen >= 2 && a[0] == '{') {
       if (blen == 0 || p->n >= EP_ROUTE_MAX_PARAMS) return 0;
-      p->names[p->n] = ep_arena_strndup(&req->arena, a + 1, alen - 2);
+      p->names[p->n] = a + 1;
+      p->name_lens[p->n] = alen - 2;
       p->values[p->n++] = ep_arena_strndup(&req->arena, b, blen);
     } else if (alen != blen || strncmp(a, b, alen) != 0) {
       return 0;
@@ -48,9 +50,11 @@ static int match_with_rest(const char *pat, const char *path, ep_http_req *req, 
     memcpy(tmp, pat, plen);
     tmp[plen] = '\0';
     if (match(plen ? tmp : "/", path, req, p)) {
+      for (int i = 0; plen && i < p->n; i++) /* names must outlive tmp: same bytes in pat */
+        p->names[i] = pat + (p->names[i] - tmp);
       if (p->n < EP_ROUTE_MAX_PARAMS) {
-        size_t nl = strlen(star) - 4;
-        p->names[p->n] = ep_arena_strndup(&req->arena, star + 3, nl);
+        p->names[p->n] = star + 3;
+        p->name_lens[p->n] = strlen(star) - 4;
         p->values[p->n++] = "";
       }
       return 1;
@@ -64,8 +68,9 @@ static int match_with_rest(const char *pat, const char *path, ep_http_req *req, 
 static int first_segment_differs(const char *pat, const char *seg, size_t seglen) {
   if (pat[0] != '/' || pat[1] == '{') return 0;
   const char *a = pat + 1;
-  size_t alen = strcspn(a, "/");
-  return alen != seglen || memcmp(a, seg, alen) != 0;
+  if (seglen && a[0] != seg[0]) return 1; /* most routes: no call */
+  /* equal only when the pattern has seg's bytes and its segment ends there */
+  return strncmp(a, seg, seglen) != 0 || (a[seglen] != '/' && a[seglen] != '\0');
 }
 
 int ep_route_match(const ep_route *routes, size_t n, ep_http_req *req, ep_route_params *p,
@@ -94,8 +99,9 @@ int ep_route_match(const ep_route *routes, size_t n, ep_http_req *req, ep_route_
 }
 
 const char *ep_route_param(const ep_route_params *p, const char *name) {
+  size_t len = strlen(name);
   for (int i = 0; i < p->n; i++)
-    if (strcmp(p->names[i], name) == 0) return p->values[i];
+    if (p->name_lens[i] == len && memcmp(p->names[i], name, len) == 0) return p->values[i];
   return NULL;
 }
 

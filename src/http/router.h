@@ -9,8 +9,9 @@
 #define EP_ROUTE_MAX_PARAMS 8
 
 typedef struct {
-  const char *names[EP_ROUTE_MAX_PARAMS];
-  const char *values[EP_ROUTE_MAX_PARAMS]; /* in the request arena */
+  const char *names[EP_ROUTE_MAX_PARAMS];  /* into the route's pattern, NOT NUL-terminated */
+  size_t name_lens[EP_ROUTE_MAX_PARAMS];   /* bytes of names[i] */
+  const char *values[EP_ROUTE_MAX_PARAMS]; /* NUL-terminated, in the request arena */
   int n;
 } ep_route_params;
 

@@ -2,10 +2,18 @@
  * limits, dispatch one request at a time per connection (pipelined bytes are
  * kept until the current response is finished), keep-alive, client-abort
  * detection, graceful shutdown, a cap on open connections (limit.c answers
- * the excess). Responses are written by response.c. */
+ * the excess), optionally a second listener on a Unix-domain socket (the
+ * daemon's gateway reaches local replicas that way). Responses are written by
+ * response.c. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -77,7 +85,7 @@ void ep__conn_close(ep_http_conn *c) {
     c->req = NULL;
   }
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  uv_close(&c->io.handle, on_handle_closed);
 }
 
 static void on_shutdown(uv_shutdown_t *sr, int status) {
@@ -91,7 +99,7 @@ static void on_shutdown(uv_shutdown_t *sr, int status) {
 void ep__conn_close_graceful(ep_http_conn *c) {
   if (c->closing) return;
   uv_shutdown_t *sr = malloc(sizeof *sr);
-  if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+  if (!sr || uv_shutdown(sr, &c->io.stream, on_shutdown) != 0) {
     free(sr);
     ep__conn_close(c);
     return;
@@ -99,7 +107,7 @@ void ep__conn_close_graceful(ep_http_conn *c) {
   sr->data = c;
   c->closing = 1; /* no more writes or reads */
   uv_timer_stop(&c->timer);
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_read_stop(&c->io.stream);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -261,8 +269,19 @@ static void split_target(ep_http_req *r) {
   r->path = path;
 }
 
+/* Lower-case hex of v, exactly `digits` characters. */
+static void put_hex(char *out, uint64_t v, int digits) {
+  static const char k_hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; i--, v >>= 4) out[i] = k_hex[v & 15];
+}
+
 static void make_request_id(ep_http_server *s, ep_http_req *r) {
-  const char *in = ep_http_req_header(r, "x-request-id");
+  const char *in = NULL;
+  for (size_t i = 0; i < r->nheaders; i++) /* usually absent: test the length first */
+    if (strlen(r->headers[i].name) == 12 && !strcasecmp(r->headers[i].name, "x-request-id")) {
+      in = r->headers[i].value;
+      break;
+    }
   if (in) {
     size_t n = strlen(in), ok = n > 0 && n < sizeof r->request_id;
     for (size_t i = 0; ok && i < n; i++)
@@ -273,8 +292,13 @@ static void make_request_id(ep_http_server *s, ep_http_req *r) {
       return;
     }
   }
-  snprintf(r->request_id, sizeof r->request_id, "%08x%08llx", s->req_prefix,
-           (unsigned long long)++s->req_counter);
+  /* "%08x%08llx" of prefix and counter, without printf (every request) */
+  uint64_t ctr = ++s->req_counter;
+  int cd = 8;
+  while (cd < 15 && (ctr >> (4 * cd)) != 0) cd++; /* 8 + 15 + NUL fit request_id[24] */
+  put_hex(r->request_id, s->req_prefix, 8);
+  put_hex(r->request_id + 8, ctr, cd);
+  r->request_id[8 + cd] = '\0';
 }
 
 static int on_message_complete(http_parser *p) {
@@ -333,35 +357,53 @@ static void conn_process(ep_http_conn *c) {
   c->in_process = 0;
 }
 
+/* Read buffers: one spare kept per server, so a read does not cost a 64 KiB
+ * malloc + free; each buffer still belongs to one read callback at a time. */
+#define READ_BUF_BYTES 65536
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)h;
-  buf->base = malloc(suggested);
-  buf->len = buf->base ? suggested : 0;
+  (void)suggested;
+  ep_http_server *s = ((ep_http_conn *)h->data)->srv;
+  char *b = s->spare_buf;
+  s->spare_buf = NULL;
+  if (!b) b = malloc(READ_BUF_BYTES);
+  buf->base = b;
+  buf->len = b ? READ_BUF_BYTES : 0;
+}
+
+static void read_buf_done(ep_http_server *s, const uv_buf_t *buf) {
+  if (!buf->base) return;
+  if (!s->spare_buf && buf->len == READ_BUF_BYTES)
+    s->spare_buf = buf->base;
+  else
+    free(buf->base);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   ep_http_conn *c = st->data;
+  ep_http_server *s = c->srv; /* c may be freed by the calls below, s not */
   if (c->rejected) { /* discard until the client closes after reading the 503 */
-    free(buf->base);
+    read_buf_done(s, buf);
     if (nread < 0) ep__conn_close(c);
     return;
   }
   if (nread < 0) {
-    free(buf->base);
+    read_buf_done(s, buf);
     ep__conn_close(c);
     return;
   }
   if (nread > 0 && !c->closing) {
     ep_buf_append(&c->pending, buf->base, (size_t)nread);
+    read_buf_done(s, buf); /* copied: the handler below may free c */
     /* Refuse unbounded pipelining while a request is being handled. */
     if (c->state == EP_CONN_HANDLING && c->pending.len > c->srv->p.max_body_bytes + 65536) {
-      free(buf->base);
       ep__conn_close(c);
       return;
     }
     if (c->state != EP_CONN_HANDLING && !c->in_process) conn_process(c);
+    return;
   }
-  free(buf->base);
+  read_buf_done(s, buf);
 }
 
 /* Rejected connections being answered at once (beyond this they are accepted
@@ -379,10 +421,14 @@ static void on_connection(uv_stream_t *l, int status) {
   ep_http_conn *c = calloc(1, sizeof *c);
   if (!c) return;
   int over = s->nconns - s->nrejected >= s->max_conns;
+  int is_unix = l == (uv_stream_t *)&s->ulistener;
   c->srv = s;
-  uv_tcp_init(s->loop, &c->tcp);
+  if (is_unix)
+    uv_pipe_init(s->loop, &c->io.pipe, 0);
+  else
+    uv_tcp_init(s->loop, &c->io.tcp);
   uv_timer_init(s->loop, &c->timer);
-  c->tcp.data = c;
+  c->io.handle.data = c;
   c->timer.data = c;
   c->handles_open = 2;
   c->next = s->conns;
@@ -394,28 +440,59 @@ static void on_connection(uv_stream_t *l, int status) {
     s->nrejected++;
     s->rejected_total++;
   }
-  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 || (over && s->nrejected > reject_cap(s))) {
+  if (uv_accept(l, &c->io.stream) != 0 || (over && s->nrejected > reject_cap(s))) {
     ep__conn_close(c);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
+  if (!is_unix) uv_tcp_nodelay(&c->io.tcp, 1);
   if (over) {
     ep__conn_reject(c);
     c->reading = 1;
     uv_timer_start(&c->timer, on_timer, 2000, 0);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_read_start(&c->io.stream, on_alloc, on_read);
     return;
   }
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   c->reading = 1;
   arm_timer(c, s->p.idle_timeout_ms);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  uv_read_start(&c->io.stream, on_alloc, on_read);
 }
 
 /* ---- server ------------------------------------------------------------ */
 
-static void on_failed_listener_closed(uv_handle_t *h) { free(h->data); }
+static void on_failed_listener_closed(uv_handle_t *h) {
+  ep_http_server *s = h->data;
+  if (--s->listeners == 0) free(s);
+}
+
+/* A socket file at path that nobody listens on (left by a killed process) is
+ * removed; a live one is kept (the bind then fails with EADDRINUSE). */
+static void unlink_if_stale(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno == ECONNREFUSED) unlink(path);
+  close(fd);
+}
+
+/* Second listener on a Unix-domain socket (same handler, same limits). */
+static int listen_unix(ep_http_server *s, const char *path) {
+  if (strlen(path) >= sizeof s->unix_path) return UV_ENAMETOOLONG;
+  snprintf(s->unix_path, sizeof s->unix_path, "%s", path);
+  unlink_if_stale(path);
+  uv_pipe_init(s->loop, &s->ulistener, 0);
+  s->ulistener.data = s;
+  s->listeners++;
+  int rc = uv_pipe_bind(&s->ulistener, path);
+  if (!rc) chmod(path, 0600); /* only our user reaches the replica this way */
+  if (!rc) rc = uv_listen((uv_stream_t *)&s->ulistener, s->p.backlog > 0 ? s->p.backlog : 511,
+                          on_connection);
+  return rc;
+}
 
 int ep_http_server_start(uv_loop_t *loop, const ep_http_server_params *p, ep_http_handler h,
                          void *ctx, ep_http_server **out) {
@@ -451,11 +528,20 @@ int ep_http_server_start(uv_loop_t *loop, const ep_http_server_params *p, ep_htt
   }
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
+  s->listeners = 1;
   rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
   if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, p->backlog > 0 ? p->backlog : 511, on_connection);
-  if (rc) {
+  if (!rc && p->unix_path && *p->unix_path) {
+    rc = listen_unix(s, p->unix_path);
+    if (rc)
+      ep_log_error("listen failed", "srv=%s unix=%s err=\"%s\"", s->name, p->unix_path,
+                   uv_strerror(rc));
+  } else if (rc) {
     ep_log_error("listen failed", "srv=%s host=%s port=%d err=\"%s\"", s->name, s->host, p->port,
                  uv_strerror(rc));
+  }
+  if (rc) {
+    if (s->listeners == 2) uv_close((uv_handle_t *)&s->ulistener, on_failed_listener_closed);
     uv_close((uv_handle_t *)&s->listener, on_failed_listener_closed);
     return EP_EIO;
   }
@@ -476,6 +562,7 @@ uint64_t ep_http_server_rejected(const ep_http_server *s) { return s->rejected_t
 
 static void on_listener_closed(uv_handle_t *h) {
   ep_http_server *s = h->data;
+  if (--s->listeners > 0) return;
   s->listener_closed = 1;
   if (s->nconns == 0 && s->done) {
     void (*done)(void *) = s->done;
@@ -494,6 +581,12 @@ void ep_http_server_shutdown(ep_http_server *s, void (*done)(void *), void *ctx)
     if (c->state != EP_CONN_HANDLING) ep__conn_close(c);
   }
   uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  /* libuv unlinks the socket file when a bound pipe closes */
+  if (s->listeners == 2) uv_close((uv_handle_t *)&s->ulistener, on_listener_closed);
 }
 
-void ep_http_server_free(ep_http_server *s) { free(s); }
+void ep_http_server_free(ep_http_server *s) {
+  if (!s) return;
+  free(s->spare_buf);
+  free(s);
+}

@@ -16,7 +16,7 @@ struct ep_sched_replica {
   unsigned inflight;
   uint64_t started_ms, last_probe_ms;
   int probe_fails, probing, intentional, was_ready, timed_out;
-  char host[64]; /* where the gateway sends requests (set when ready) */
+  char host[108]; /* where the gateway sends requests (set when ready): IPv4 or a Unix socket path */
   ep_sched_replica *next;
 };
 

@@ -36,6 +36,7 @@ struct ep_sup {
   size_t live;
   ep__slurm *slurm; /* NULL until a Slurm replica or scan needs it */
   char instance_id[16];
+  char run_dir[256]; /* "" = no Unix sockets for local replicas */
 };
 
 struct ep_sup_replica {
@@ -43,6 +44,7 @@ struct ep_sup_replica {
   const ep_sup_backend *be;
   int id, port;
   pid_t pid;
+  char unix_path[108]; /* LOCAL: socket the replica listens on ("" = TCP only) */
   char *key, *log_path, *container_name;
   uv_pipe_t out;    /* read end of the child's stdout+stderr */
   uv_timer_t timer; /* SIGKILL after grace; then the drain deadline */
@@ -75,8 +77,15 @@ struct ep_sup_replica {
 /* sup_local.c: fork + exec with a new process group, PR_SET_PDEATHSIG, the
  * write end of the output pipe as stdout/stderr. Returns pid or < 0. */
 pid_t ep__sup_spawn(char *const *argv, char *const *env_extra, int out_fd);
-/* Replaces every "{port}" in s with port; heap string. */
+/* Replaces every "{port}" in s with port and every "{unix}" with unix_path
+ * ("" when NULL); heap string. subst_port: "{unix}" becomes "". */
+char *ep__sup_subst(const char *s, int port, const char *unix_path);
 char *ep__sup_subst_port(const char *s, int port);
+/* sup_local.c: picks r->unix_path under s->run_dir when the spec's argv asks
+ * for "{unix}" (left "" when there is no run dir or the path is too long). */
+void ep__sup_local_unix_path(ep_sup *s, ep_sup_replica *r, const ep_sup_spec *spec);
+/* sup_local.c: removes socket files in dir nobody listens on; returns count. */
+int ep__sup_unlink_stale_sockets(const char *dir);
 
 /* sup.c, for backends: feed output bytes (logged line by line + tail ring);
  * report the exit once exited and eof are set. */

@@ -18,7 +18,7 @@
 #include "sup/sup-impl.h"
 
 ep_sup_params ep_sup_default_params(void) {
-  ep_sup_params p = {4u << 20, 5000, "podman", "endpointd", NULL};
+  ep_sup_params p = {4u << 20, 5000, "podman", "endpointd", NULL, NULL};
   return p;
 }
 
@@ -40,6 +40,13 @@ int ep_sup_init(uv_loop_t *loop, const ep_sup_params *p, ep_sup **out) {
   for (const char *c = s->p.instance_id ? s->p.instance_id : s->tag; *c; c++)
     h = (h ^ (uint8_t)*c) * 16777619u;
   snprintf(s->instance_id, sizeof s->instance_id, "%08x", h);
+  if (s->p.run_dir && *s->p.run_dir && strlen(s->p.run_dir) < sizeof s->run_dir) {
+    snprintf(s->run_dir, sizeof s->run_dir, "%s", s->p.run_dir);
+    if (mkdir(s->run_dir, 0700) != 0 && errno != EEXIST) s->run_dir[0] = '\0';
+    int n = s->run_dir[0] ? ep__sup_unlink_stale_sockets(s->run_dir) : 0;
+    if (n > 0) ep_log_info("removed stale replica sockets", "dir=%s count=%d", s->run_dir, n);
+  }
+  s->p.run_dir = NULL; /* borrowed at init only; s->run_dir is the copy */
   if (ep_http_client_init(loop, &s->http)) {
     free(s);
     return EP_ENOMEM;
@@ -185,6 +192,7 @@ static void maybe_report(ep_sup_replica *r) {
     r->probe = NULL;
   }
   if (r->be->after_exit) r->be->after_exit(r->sup, r);
+  if (r->unix_path[0]) unlink(r->unix_path); /* left behind when it was killed */
   ep_http_client_forget_port(r->sup->http, r->port);
   if (r->on_exit) r->on_exit(r, r->exit_status, r->term_signal, r->ud);
   close_handles(r);
@@ -248,6 +256,7 @@ int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_e
   r->ud = ud;
   r->exit_status = -1;
   snprintf(r->host, sizeof r->host, "127.0.0.1");
+  if (be == &ep__sup_local) ep__sup_local_unix_path(s, r, spec);
   if (be == &ep__sup_slurm) {
     int rc = ep__sup_slurm_start(s, r, spec);
     if (rc) {
@@ -272,7 +281,8 @@ int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_e
   if (!rc && be == &ep__sup_local) {
     env = calloc(nenv + 2, sizeof *env);
     if (!env) rc = EP_ENOMEM;
-    for (size_t i = 0; !rc && i < nenv; i++) env[i] = ep__sup_subst_port(spec->env[i], r->port);
+    for (size_t i = 0; !rc && i < nenv; i++)
+      env[i] = ep__sup_subst(spec->env[i], r->port, r->unix_path);
     if (!rc) {
       char pb[32];
       snprintf(pb, sizeof pb, "PORT=%d", r->port);
@@ -320,8 +330,8 @@ int ep_sup_replica_start(ep_sup *s, const ep_sup_spec *spec, ep_sup_exit_cb on_e
   if (s->list) s->list->prev = r;
   s->list = r;
   s->live++;
-  ep_log_info("replica started", "endpoint=%s replica=%d pid=%d port=%d backend=%s", r->key, r->id,
-              (int)pid, r->port, be->name);
+  ep_log_info("replica started", "endpoint=%s replica=%d pid=%d port=%d unix=%s backend=%s", r->key,
+              r->id, (int)pid, r->port, r->unix_path[0] ? r->unix_path : "-", be->name);
   if (out) *out = r;
   return EP_OK;
 }
@@ -364,7 +374,9 @@ size_t ep_sup_live(const ep_sup *s) { return s->live; }
 int ep_sup_replica_port(const ep_sup_replica *r) { return r->port; }
 pid_t ep_sup_replica_pid(const ep_sup_replica *r) { return r->pid; }
 int ep_sup_replica_id(const ep_sup_replica *r) { return r->id; }
-const char *ep_sup_replica_host(const ep_sup_replica *r) { return r->host; }
+const char *ep_sup_replica_host(const ep_sup_replica *r) {
+  return r->unix_path[0] ? r->unix_path : r->host;
+}
 long ep_sup_replica_job(const ep_sup_replica *r) { return r->job_id; }
 
 /* ---- probes ----------------------------------------------------------- */
@@ -397,7 +409,8 @@ int ep_sup_replica_probe(ep_sup_replica *r, const char *route, unsigned timeout_
   r->probe_cb = cb;
   r->probe_ud = ud;
   r->probe_status = 0;
-  int rc = ep_http_client_send(r->sup->http, r->host, r->port, &rs, &cbs, r, &r->probe);
+  int rc =
+      ep_http_client_send(r->sup->http, ep_sup_replica_host(r), r->port, &rs, &cbs, r, &r->probe);
   if (rc) r->probe_cb = NULL;
   return rc;
 }
@@ -438,6 +451,7 @@ void ep_sup_free(ep_sup *s) {
       r->probe = NULL;
     }
     if (r->be->after_exit && !r->reported) r->be->after_exit(s, r);
+    if (r->unix_path[0]) unlink(r->unix_path);
     r->reported = 1;
   }
   ep__sup_slurm_free(s); /* scancels our jobs; the replicas are detached below */

@@ -20,7 +20,11 @@ typedef enum { EP_SUP_LOCAL = 0, EP_SUP_CONTAINER = 1, EP_SUP_SLURM = 2 } ep_sup
 typedef struct ep_sup_pool ep_sup_pool;
 
 /* What to run. Strings are copied by ep_sup_replica_start(). In argv, env and
- * image strings the text "{port}" is replaced by the replica's port. */
+ * image strings the text "{port}" is replaced by the replica's port. LOCAL:
+ * when an argv string contains "{unix}", the replica also gets a Unix-domain
+ * socket path under the run dir (see ep_sup_params) in place of "{unix}" and
+ * is then probed and reached there (ep_sup_replica_host); "{unix}" becomes ""
+ * for the other backends and when there is no run dir. */
 typedef struct {
   const char *key;      /* "ns/name": log tag */
   const char *log_path; /* per-endpoint log file (appended, rotated) */
@@ -51,6 +55,11 @@ typedef struct {
   const char *container_engine; /* default "podman" */
   const char *instance_tag;     /* label value marking our containers (default "endpointd") */
   const char *instance_id;      /* SLURM: marks our jobs (job comment); e.g. the home dir */
+  /* Directory for local replicas' Unix sockets (created 0700; socket files
+   * nobody listens on are removed at init; each replica's file is removed
+   * after it exits). NULL = local replicas use TCP only. Short: a socket path
+   * must fit 107 bytes. */
+  const char *run_dir;
 } ep_sup_params;
 
 ep_sup_params ep_sup_default_params(void);
@@ -74,8 +83,9 @@ void ep_sup_replica_stop(ep_sup_replica *r, unsigned grace_ms);
 int ep_sup_replica_probe(ep_sup_replica *r, const char *route, unsigned timeout_ms,
                          ep_sup_probe_cb cb, void *ud);
 int ep_sup_replica_port(const ep_sup_replica *r);
-/* IPv4 address the replica listens on ("127.0.0.1" unless a Slurm job on
- * another node reported its own). */
+/* Where the replica is reached: its Unix socket path (starts with '/') when
+ * it has one, else the IPv4 address it listens on ("127.0.0.1" unless a
+ * Slurm job on another node reported its own). Valid while r is. */
 const char *ep_sup_replica_host(const ep_sup_replica *r);
 pid_t ep_sup_replica_pid(const ep_sup_replica *r);
 int ep_sup_replica_id(const ep_sup_replica *r);
