@@ -119,9 +119,34 @@ int ep_kern_attention_full(ep_kern *k, float *out, const float *q, const float *
                            int stride, const size_t *seq_len, size_t nseq, int n_head, int hd);
 /* x = 0.5 x (1 + erf(x / sqrt 2)) in place (erff per element), threaded. */
 void ep_kern_gelu_erf(ep_kern *k, float *x, size_t n);
-/* x = LayerNorm(x + r) over n rows of d (bitwise ep_ref_layernorm of the sum), threaded. */
+/* x = LayerNorm(x + r) over n rows of d, threaded (AVX2: lane-wise sums, equal to
+ * ep_ref_layernorm of the sum up to float rounding; scalar: bitwise). */
 void ep_kern_add_layernorm(ep_kern *k, float *x, const float *r, const float *w, const float *b, int n,
                            int d, float eps);
+
+/* ---- pre-packed F32 GEMM for encoder Linear layers (kern_gemm.c) ----
+ * ep_kern_pack widens W [out, in] (F32/F16/BF16) once into panels of 16 outputs
+ * x in (zero-padded), the layout of an AVX2/FMA 6x16 register-tile kernel;
+ * it returns NULL when the context has no AVX2/FMA (or EP_KERN=ref), on a
+ * Q8 type or out of memory: callers then keep ep_kern_matmul on W. The packed
+ * copy is caller-owned (ep_kern_packed_free) and independent of W afterwards;
+ * it may be used with any context of the same process. */
+typedef struct ep_kern_packed ep_kern_packed;
+ep_kern_packed *ep_kern_pack(ep_kern *k, const void *w, ep_kern_wtype wt, int out, int in);
+void ep_kern_packed_free(ep_kern_packed *p);
+int ep_kern_packed_out(const ep_kern_packed *p);
+int ep_kern_packed_in(const ep_kern_packed *p);
+typedef enum { EP_GEMM_ACT_NONE = 0, EP_GEMM_ACT_GELU_ERF } ep_gemm_act;
+typedef struct {
+  float *y;                /* [n, w->out] */
+  const ep_kern_packed *w; /* all outputs of one call share w->in */
+  const float *bias;       /* [w->out] or NULL */
+  ep_gemm_act act;         /* applied after the bias */
+} ep_gemm_out;
+/* y = act(x[n, in] W^T + bias) for each output, one pool dispatch per 4
+ * outputs. Sums in float over K blocks of 256 (order differs from
+ * ep_ref_matmul: equal up to float rounding). */
+void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, int nouts);
 
 /* Row and element ops, split across the pool only when large (prefill);
  * results are bitwise those of the ep_ref_* kernel of the same name.

@@ -2,7 +2,8 @@
  * sgemms per (sequence, head) task (S = Q K^T, row softmax, O = S V), the
  * erf GELU (AVX2: erfc by the Numerical Recipes Chebyshev fit, error
  * ~1e-7 absolute, 1e-6 relative; else erff) and the residual add + LayerNorm
- * (bitwise ep_ref_layernorm), all split across the kernel pool. Attention
+ * (AVX2 8-lane sums; scalar: bitwise ep_ref_layernorm), all split across the
+ * kernel pool. Attention
  * matches ep_ref_attention up to sgemm and AVX2 exp rounding. */
 #include <cblas.h>
 #include <immintrin.h>
@@ -11,35 +12,18 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "kern/kern_enc_avx2.h"
 #include "kern/kern_impl.h"
 #include "kern/pool.h"
 
-/* exp(a) for a in [-87, 0]: a = n ln2 + r, |r| <= ln2/2, degree-6 Taylor of e^r */
-__attribute__((target("avx2,fma"))) static __m256 exp_avx2(__m256 a) {
-  a = _mm256_max_ps(a, _mm256_set1_ps(-87.0f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(a, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), a);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-/* softmax of one row in place: AVX2 exp_avx2 (relative error ~1e-7) */
+/* softmax of one row in place: AVX2 ep__exp_ps (relative error ~1e-7) */
 __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n) {
   float mx = x[0];
   for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
   __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
   int i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    __m256 e = ep__exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
     _mm256_storeu_ps(x + i, e);
     acc = _mm256_add_ps(acc, e);
   }
@@ -111,24 +95,10 @@ static void gelu_erf_scalar(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
-/* gelu(x) = 0.5 x erfc(-x/sqrt2): c = erfc(|x|/sqrt2) = t exp(-z^2 + P(t)),
- * t = 1/(1 + z/2) (Numerical Recipes erfcc); x >= 0 gives 0.5 x (2 - c). */
-__attribute__((target("avx2,fma"))) static void gelu_erf_avx2(float *x, size_t n) {
-  static const float cf[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f, -0.18628806f,
-                               0.27886807f, -1.13520398f, 1.48851587f, -0.82215223f, 0.17087277f};
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
-  const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+/* erf GELU by ep__gelu_erf_ps (kern_enc_avx2.h), scalar erff for the tail */
+__attribute__((target("avx2,fma"))) void ep__gelu_erf_avx2(float *x, size_t n) {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, v), _mm256_set1_ps(0.70710678118654752f));
-    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
-    __m256 p = _mm256_set1_ps(cf[9]);
-    for (int c = 8; c >= 0; c--) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(cf[c]));
-    __m256 c = _mm256_mul_ps(t, exp_avx2(_mm256_fnmadd_ps(z, z, p)));
-    __m256 f = _mm256_blendv_ps(c, _mm256_sub_ps(two, c), _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
-    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(half, v), f));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, ep__gelu_erf_ps(_mm256_loadu_ps(x + i)));
   gelu_erf_scalar(x + i, n - i);
 }
 
@@ -137,8 +107,54 @@ static void gelu_task(void *ctx, int task, int thread) {
   const enc_row_job *j = ctx;
   size_t n8 = j->len / 8, a = n8 * task / j->ntasks * 8, b = n8 * (task + 1) / j->ntasks * 8;
   if (task == j->ntasks - 1) b = j->len; /* 8-element slices; the tail goes to the last task */
-  if (j->avx2) gelu_erf_avx2(j->x + a, b - a);
+  if (j->avx2) ep__gelu_erf_avx2(j->x + a, b - a);
   else gelu_erf_scalar(j->x + a, b - a);
+}
+
+static float hsum8(__m256 v) __attribute__((target("avx2,fma")));
+static float hsum8(__m256 v) {
+  __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  a = _mm_add_ss(a, _mm_movehdup_ps(a));
+  return _mm_cvtss_f32(a);
+}
+
+/* x = LayerNorm(x + r) of one row: the sum, the squared deviations and the
+ * normalisation each in one 8-lane pass (ep_ref_layernorm's formula, lane-wise
+ * sums: equal up to float rounding) */
+__attribute__((target("avx2,fma"))) static void add_ln_row_avx2(float *x, const float *r, const float *w,
+                                                                const float *b, int d, float eps) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m256 v0 = _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(r + i));
+    __m256 v1 = _mm256_add_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(r + i + 8));
+    _mm256_storeu_ps(x + i, v0);
+    _mm256_storeu_ps(x + i + 8, v1);
+    s0 = _mm256_add_ps(s0, v0);
+    s1 = _mm256_add_ps(s1, v1);
+  }
+  float sum = hsum8(_mm256_add_ps(s0, s1));
+  for (; i < d; i++) sum += x[i] += r[i];
+  float mean = sum / (float)d;
+  __m256 mv = _mm256_set1_ps(mean);
+  s0 = _mm256_setzero_ps();
+  s1 = _mm256_setzero_ps();
+  for (i = 0; i + 16 <= d; i += 16) {
+    __m256 v0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv), v1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), mv);
+    s0 = _mm256_fmadd_ps(v0, v0, s0);
+    s1 = _mm256_fmadd_ps(v1, v1, s1);
+  }
+  float var = hsum8(_mm256_add_ps(s0, s1));
+  for (; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
+  float rs = 1.0f / sqrtf(var / (float)d + eps);
+  __m256 rv = _mm256_set1_ps(rs);
+  for (i = 0; i + 8 <= d; i += 8) {
+    __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv), rv);
+    __m256 bb = b ? _mm256_loadu_ps(b + i) : _mm256_setzero_ps();
+    _mm256_storeu_ps(x + i, _mm256_fmadd_ps(t, _mm256_loadu_ps(w + i), bb));
+  }
+  for (; i < d; i++) x[i] = (x[i] - mean) * rs * w[i] + (b ? b[i] : 0.0f);
 }
 
 static void addln_task(void *ctx, int task, int thread) {
@@ -147,6 +163,10 @@ static void addln_task(void *ctx, int task, int thread) {
   size_t a = (size_t)j->n * task / (size_t)j->ntasks, b = (size_t)j->n * (task + 1) / (size_t)j->ntasks;
   float *x = j->x + a * j->d;
   const float *r = j->r + a * j->d;
+  if (j->avx2) {
+    for (size_t i = a; i < b; i++, x += j->d, r += j->d) add_ln_row_avx2(x, r, j->w, j->b, j->d, j->eps);
+    return;
+  }
   for (size_t i = 0; i < (b - a) * (size_t)j->d; i++) x[i] += r[i];
   ep_ref_layernorm(x, x, j->w, j->b, (int)(b - a), j->d, j->eps);
 }
@@ -167,6 +187,6 @@ void ep_kern_add_layernorm(ep_kern *k, float *x, const float *r, const float *w,
                            int d, float eps) {
   if (n <= 0) return;
   enc_row_job j = {.x = x, .r = r, .w = w, .b = b, .n = n, .d = d, .eps = eps,
-                   .ntasks = enc_tasks(k, (size_t)n, (size_t)n * d)};
+                   .ntasks = enc_tasks(k, (size_t)n, (size_t)n * d), .avx2 = !strcmp(ep_kern_isa(k), "avx2")};
   ep_pool_run(ep__kern_pool(k), j.ntasks, addln_task, &j);
 }

@@ -43,6 +43,9 @@ void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, con
 void ep__quantize_q8_scalar(void *dst, const float *src, int n);
 void ep__quantize_q8_avx2(void *dst, const float *src, int n);
 
+/* erf GELU in place, AVX2 (kern_enc.c); also the packed GEMM's epilogue (kern_gemm.c) */
+void ep__gelu_erf_avx2(float *x, size_t n);
+
 /* the pool of a kernel context (kern.c), for the row ops of kern_rows.c */
 struct ep_pool;
 struct ep_pool *ep__kern_pool(ep_kern *k);

@@ -309,6 +309,7 @@ static int load_head(ep_encoder *e, char *err, size_t errsz) {
 
 void ep_encoder_free(ep_encoder *e) {
   if (!e) return;
+  ep__bert_free(e);
   for (size_t i = 0; i < e->nowned; i++) free(e->owned[i]);
   free(e->owned);
   ep_st_free(e->st);
@@ -341,6 +342,7 @@ int ep_encoder_load(const ep_encoder_params *p, ep_encoder **out, char *err, siz
       rc = EP_ENOMEM;
     }
   }
+  if (rc == EP_OK && (rc = ep__bert_pack(e)) != EP_OK) snprintf(err, errsz, "out of memory");
   if (rc != EP_OK) {
     ep_encoder_free(e);
     return rc;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "rt/arch/bert.h"
@@ -103,7 +105,67 @@ int ep__bert_load(ep_encoder *e, char *err, size_t errsz) {
   return EP_OK;
 }
 
+/* ---- packed weights ----------------------------------------------------- */
+
+/* Drops the mmapped pages of a packed matrix from this process (they are read
+ * again from the file only if something touches them), so packing does not
+ * double the resident model. Only for ranges inside the safetensors mapping. */
+static void drop_pages(ep_encoder *e, const ep_enc_mat *m) {
+  long pg = sysconf(_SC_PAGESIZE);
+  int found = 0;
+  for (size_t i = 0; i < ep_st_count(e->st) && !found; i++) found = ep_st_at(e->st, i)->data == m->data;
+  if (!found || pg <= 0) return;
+  uintptr_t a = ((uintptr_t)m->data + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+  uintptr_t b = ((uintptr_t)m->data + (size_t)m->out * m->in * sizeof(float)) & ~((uintptr_t)pg - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+int ep__bert_pack(ep_encoder *e) {
+  for (int l = 0; l < e->info.n_layer; l++) {
+    ep_enc_layer *L = &e->layers[l];
+    ep_enc_mat *ms[6] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+    for (int i = 0; i < 6; i++) {
+      /* F32 only: F16/BF16 would double in size when widened; they keep the
+       * per-call widening of ep_kern_matmul */
+      if (ms[i]->wt != EP_KW_F32) continue;
+      ms[i]->packed = ep_kern_pack(e->kern, ms[i]->data, ms[i]->wt, ms[i]->out, ms[i]->in);
+      if (!ms[i]->packed) {
+        if (strcmp(ep_kern_isa(e->kern), "avx2") == 0) return EP_ENOMEM;
+        return EP_OK; /* no AVX2/FMA (or EP_KERN=ref): nothing packed */
+      }
+      drop_pages(e, ms[i]);
+    }
+  }
+  return EP_OK;
+}
+
+void ep__bert_free(ep_encoder *e) {
+  for (int l = 0; e->layers && l < e->info.n_layer; l++) {
+    ep_enc_layer *L = &e->layers[l];
+    ep_enc_mat *ms[6] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+    for (int i = 0; i < 6; i++) ep_kern_packed_free(ms[i]->packed);
+  }
+}
+
 /* ---- forward ------------------------------------------------------------ */
+
+/* y[n, m->out] = act(x m^T + b): packed GEMM when m is packed, else the kernel matmul */
+static void linear(ep_encoder *e, float *y, const float *x, int n, const ep_enc_mat *m, const float *b,
+                   int gelu) {
+  if (m->packed) {
+    ep_gemm_out o = {y, m->packed, b, gelu && !e->gelu_tanh ? EP_GEMM_ACT_GELU_ERF : EP_GEMM_ACT_NONE};
+    ep_kern_gemm(e->kern, x, n, &o, 1);
+    if (!gelu || !e->gelu_tanh) return;
+  } else {
+    ep_kern_matmul(e->kern, y, x, m->data, m->wt, b, n, m->in, m->out);
+    if (!gelu) return;
+    if (!e->gelu_tanh) {
+      ep_kern_gelu_erf(e->kern, y, (size_t)n * m->out);
+      return;
+    }
+  }
+  ep_kern_gelu_tanh(e->kern, y, (size_t)n * m->out);
+}
 
 static void add_rows(float *y, const float *x, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] += x[i];
@@ -143,18 +205,23 @@ int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *
   for (size_t s = 0; s < nseq; s++) lens[s] = seqs[s].n;
   for (int l = 0; l < in->n_layer; l++) {
     const ep_enc_layer *L = &e->layers[l];
-    ep_mm_out qkv[3] = {{q, L->q.data, L->q.wt, L->q_b, d},
-                        {k, L->k.data, L->k.wt, L->k_b, d},
-                        {v, L->v.data, L->v.wt, L->v_b, d}};
-    if ((rc = ep_kern_matmul_multi(e->kern, x, (int)N, d, qkv, 3)) != EP_OK) goto out;
+    if (L->q.packed && L->k.packed && L->v.packed) {
+      ep_gemm_out qkv[3] = {{q, L->q.packed, L->q_b, EP_GEMM_ACT_NONE},
+                            {k, L->k.packed, L->k_b, EP_GEMM_ACT_NONE},
+                            {v, L->v.packed, L->v_b, EP_GEMM_ACT_NONE}};
+      ep_kern_gemm(e->kern, x, (int)N, qkv, 3);
+    } else {
+      ep_mm_out qkv[3] = {{q, L->q.data, L->q.wt, L->q_b, d},
+                          {k, L->k.data, L->k.wt, L->k_b, d},
+                          {v, L->v.data, L->v.wt, L->v_b, d}};
+      if ((rc = ep_kern_matmul_multi(e->kern, x, (int)N, d, qkv, 3)) != EP_OK) goto out;
+    }
     /* every token of a sequence attends to all tokens of that sequence only */
     if ((rc = ep_kern_attention_full(e->kern, a, q, k, v, d, lens, nseq, H, hd)) != EP_OK) goto out;
-    ep_kern_matmul(e->kern, q, a, L->o.data, L->o.wt, L->o_b, (int)N, d, d);
+    linear(e, q, a, (int)N, &L->o, L->o_b, 0);
     ep_kern_add_layernorm(e->kern, x, q, L->ln1_w, L->ln1_b, (int)N, d, e->eps);
-    ep_kern_matmul(e->kern, h, x, L->up.data, L->up.wt, L->up_b, (int)N, d, ff);
-    if (e->gelu_tanh) ep_kern_gelu_tanh(e->kern, h, N * ff);
-    else ep_kern_gelu_erf(e->kern, h, N * ff);
-    ep_kern_matmul(e->kern, q, h, L->down.data, L->down.wt, L->down_b, (int)N, ff, d);
+    linear(e, h, x, (int)N, &L->up, L->up_b, 1);
+    linear(e, q, h, (int)N, &L->down, L->down_b, 0);
     ep_kern_add_layernorm(e->kern, x, q, L->ln2_w, L->ln2_b, (int)N, d, e->eps);
   }
 out:

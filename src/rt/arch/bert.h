@@ -7,11 +7,14 @@
 #include "kern/kern.h"
 #include "rt/encoder.h"
 
-/* A weight matrix [out, in] (HF nn.Linear layout), mmapped or owned. */
+/* A weight matrix [out, in] (HF nn.Linear layout), mmapped or owned; the
+ * encoder layers' F32 matrices also get a packed copy (ep__bert_pack), after
+ * which `data` is only read if packing failed. */
 typedef struct {
   const void *data;
   ep_kern_wtype wt;
   int out, in;
+  ep_kern_packed *packed; /* owned (ep__bert_free) or NULL */
 } ep_enc_mat;
 
 typedef struct {
@@ -56,6 +59,10 @@ int ep__enc_vec(ep_encoder *e, const ep_st *st, const char *name, int n, int opt
 /* arch/bert.c: loads embeddings + layers (names under e->prefix, which it
  * detects) and runs the encoder stack on packed sequences. */
 int ep__bert_load(ep_encoder *e, char *err, size_t errsz);
+/* packs the layers' F32 matrices for ep_kern_gemm once e->kern exists (no
+ * AVX2/FMA: nothing packed, the forward uses ep_kern_matmul); frees them */
+int ep__bert_pack(ep_encoder *e);
+void ep__bert_free(ep_encoder *e);
 int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *hidden);
 
 #endif
