@@ -8,12 +8,71 @@
  * the hardware prefetcher's best case) and is not used. The same q8_row
  * serves every batch size, so a row's result does not depend on the batch. */
 
-/* one weight row x NR (1..4) Q8 x rows: two accumulators per output (even and
- * odd blocks) so two FMA chains are in flight, summed as hsum4(even + odd) */
+/* Q8 x rows prepared once per call for the row kernel (x is reused by every
+ * weight row): |x| and x in 32-byte aligned arrays, scales as floats, so a
+ * block costs 5 loads (w, |x|, x, two broadcast scales) and sign, maddubs,
+ * madd, cvt, mul, fma, with no cache-line-straddling x loads. */
+#define Q8P_MAXNB 256 /* rows up to 8192 values; longer rows use q8_row_raw */
+typedef struct {
+  __m256i a[Q8P_MAXNB]; /* |x| per block */
+  __m256i q[Q8P_MAXNB]; /* x per block (sign source) */
+  float s[Q8P_MAXNB];   /* x scale per block */
+} q8_xprep;
+
+AVX2_FN static void q8_prep(q8_xprep *p, const uint8_t *x, int nb) {
+  for (int b = 0; b < nb; b++) {
+    __m256i v = Q8_LD(x + (size_t)b * EP_Q8_BLOCK_BYTES);
+    p->q[b] = v;
+    p->a[b] = _mm256_sign_epi8(v, v);
+    p->s[b] = q8_scale(x + (size_t)b * EP_Q8_BLOCK_BYTES);
+  }
+}
+
+/* one block of row r: c += cvt(sum of 4-byte groups of qx*qw) * (sx*sw) */
+#define Q8P_BLOCK(r, b, wb, c)                                                                         \
+  do {                                                                                                 \
+    __m256i p_ = _mm256_maddubs_epi16(xp[r]->a[b], _mm256_sign_epi8(wq_, xp[r]->q[b]));                \
+    __m256 d_ = _mm256_mul_ps(_mm256_broadcast_ss(&xp[r]->s[b]), _mm256_broadcast_ss((const float *)(wb))); \
+    c = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p_, ones)), d_, c);                       \
+  } while (0)
+
+/* one weight row x NR (1..4) prepared x rows: two accumulators per output
+ * (even and odd blocks) so two FMA chains are in flight, summed as
+ * hsum4(even + odd); two blocks per iteration. */
 AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_t ys,
-                                                                 const uint8_t *x, size_t xs,
+                                                                 const q8_xprep *const *xp,
                                                                  const uint8_t *wr, int nb,
                                                                  float bo, const int NR) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 c[4][2];
+  for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  int b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
+    __m256i wq_ = Q8_LD(wb);
+    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b, wb, c[r][0]);
+    wb += EP_Q8_BLOCK_BYTES;
+    wq_ = Q8_LD(wb);
+    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b + 1, wb, c[r][1]);
+  }
+  if (b < nb) {
+    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
+    __m256i wq_ = Q8_LD(wb);
+    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b, wb, c[r][0]);
+  }
+  for (int r = 0; r < NR; r++) c[r][0] = _mm256_add_ps(c[r][0], c[r][1]);
+  float t[4];
+  _mm_storeu_ps(t, hsum4(c[0][0], NR > 1 ? c[1][0] : c[0][0], NR > 2 ? c[2][0] : c[0][0],
+                         NR > 3 ? c[3][0] : c[0][0]));
+  for (int r = 0; r < NR; r++) y[(size_t)r * ys] = t[r] + bo;
+}
+
+/* q8_row on unprepared Q8 rows (rows over Q8P_MAXNB blocks): the same
+ * arithmetic in the same order, so the same bits. */
+AVX2_FN static inline __attribute__((always_inline)) void q8_row_raw(float *y, size_t ys,
+                                                                     const uint8_t *x, size_t xs,
+                                                                     const uint8_t *wr, int nb,
+                                                                     float bo, const int NR) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 c[4][2];
   for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
@@ -34,6 +93,28 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_
   _mm_storeu_ps(t, hsum4(c[0][0], NR > 1 ? c[1][0] : c[0][0], NR > 2 ? c[2][0] : c[0][0],
                          NR > 3 ? c[3][0] : c[0][0]));
   for (int r = 0; r < NR; r++) y[(size_t)r * ys] = t[r] + bo;
+}
+
+/* rows o0..o1 of W times nr (1..4) x rows starting at x (nb <= Q8P_MAXNB) */
+AVX2_FN static __attribute__((noinline)) void q8_gemv(float *y, size_t ys, const uint8_t *x, size_t xs,
+                                                      int nr, const uint8_t *w, size_t wrb, int o0, int o1,
+                                                      int nb, const float *bias) {
+  q8_xprep prep[4];
+  const q8_xprep *xp[4];
+  for (int r = 0; r < nr; r++) {
+    q8_prep(&prep[r], x + (size_t)r * xs, nb);
+    xp[r] = &prep[r];
+  }
+  for (int o = o0; o < o1; o++) {
+    float bo = bias ? bias[o] : 0.0f;
+    const uint8_t *wr = w + (size_t)o * wrb;
+    switch (nr) {
+      case 1: q8_row(y + o, ys, xp, wr, nb, bo, 1); break;
+      case 2: q8_row(y + o, ys, xp, wr, nb, bo, 2); break;
+      case 3: q8_row(y + o, ys, xp, wr, nb, bo, 3); break;
+      default: q8_row(y + o, ys, xp, wr, nb, bo, 4); break;
+    }
+  }
 }
 
 /* Prefill tile for 4 x rows whose blocks were pre-split into sign-extended
@@ -79,15 +160,8 @@ AVX2_FN static void mm_avx2_q8(float *y, size_t ys, const void *xv, size_t xs, i
       int o1 = o0 + Q8T_WBLK < nw ? o0 + Q8T_WBLK : nw;
       for (int i = 0; i < nx; i += 4) {
         const uint8_t *x = xb + (size_t)i * xs;
-        if (nx - i < 4) { /* 1-3 rows left: the byte path (same results) */
-          for (int o = o0; o < o1; o++) {
-            float *yo = y + (size_t)i * ys + o;
-            float bo = bias ? bias[o] : 0.0f;
-            const uint8_t *wr = w + (size_t)o * wrb;
-            if (nx - i == 1) q8_row(yo, ys, x, xs, wr, nb, bo, 1);
-            else if (nx - i == 2) q8_row(yo, ys, x, xs, wr, nb, bo, 2);
-            else q8_row(yo, ys, x, xs, wr, nb, bo, 3);
-          }
+        if (nx - i < 4) { /* 1-3 rows left: the row kernel (same results) */
+          q8_gemv(y + (size_t)i * ys, ys, x, xs, nx - i, w, wrb, o0, o1, nb, bias);
           continue;
         }
         for (int r = 0; r < 4; r++)
@@ -104,17 +178,21 @@ AVX2_FN static void mm_avx2_q8(float *y, size_t ys, const void *xv, size_t xs, i
     }
     return;
   }
-  for (int o = 0; o < nw; o++) {
+  if (nb <= Q8P_MAXNB) { /* here nx < 4 */
+    q8_gemv(y, ys, xb, xs, nx, w, wrb, 0, nw, nb, bias);
+    return;
+  }
+  for (int o = 0; o < nw; o++) { /* long rows: each W row used by every x row while hot */
     const uint8_t *wr = w + (size_t)o * wrb;
     float bo = bias ? bias[o] : 0.0f;
     for (int i = 0; i < nx; i += 4) {
       const uint8_t *x = xb + (size_t)i * xs;
       float *yo = y + (size_t)i * ys + o;
       switch (nx - i < 4 ? nx - i : 4) {
-        case 1: q8_row(yo, ys, x, xs, wr, nb, bo, 1); break;
-        case 2: q8_row(yo, ys, x, xs, wr, nb, bo, 2); break;
-        case 3: q8_row(yo, ys, x, xs, wr, nb, bo, 3); break;
-        default: q8_row(yo, ys, x, xs, wr, nb, bo, 4); break;
+        case 1: q8_row_raw(yo, ys, x, xs, wr, nb, bo, 1); break;
+        case 2: q8_row_raw(yo, ys, x, xs, wr, nb, bo, 2); break;
+        case 3: q8_row_raw(yo, ys, x, xs, wr, nb, bo, 3); break;
+        default: q8_row_raw(yo, ys, x, xs, wr, nb, bo, 4); break;
       }
     }
   }
