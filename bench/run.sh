@@ -142,9 +142,8 @@ log "wake from zero"
 timeout 300 $PY "$ROOT/bench/bench_wake.py" --bin "$BUILD/endpointd" --reps "$([ "$QUICK" = 1 ] && echo 2 || echo 5)" \
   >"$BUILD/bench-wake.txt" 2>&1 || log "wake bench failed (see $BUILD/bench-wake.txt)"
 
-# ---- embeddings: bench/bench_embed.sh (endpointd vs onnxruntime-node, + PyTorch eager) ----
-# It takes the bench lock itself, so this script lets go of it first (the engine part is done;
-# the lock still keeps the embedding timings apart from other benchmarks).
+# ---- embeddings: bench/bench_embed.sh (endpointd vs onnxruntime-node, + PyTorch eager), run
+# under this script's lock (EP_BENCH_LOCK_HELD=1: it does not take the lock itself) ----
 EMB=$BUILD/bench-embed.jsonl
 EMB_NOTE=""
 : >"$EMB"
@@ -153,11 +152,10 @@ if [ "$EMBED" != 1 ]; then
 elif ! $PY -c 'import torch' 2>/dev/null; then
   EMB_NOTE="not measured: python3-torch is missing (it exports the ONNX model for onnxruntime-node; apt-get install python3-torch)"
 else
-  flock -u 9
   ET=$([ "$QUICK" = 1 ] && echo "$THREADS" | tr ' ' '\n' | sort -n | tail -1 || echo "$THREADS")
   for t in $ET; do
     log "embeddings: bench/bench_embed.sh threads=$t batch $([ "$FULL_EMBED" = 1 ] && echo "1 32" || echo 1)"
-    if ! THREADS=$t BATCHES=$([ "$FULL_EMBED" = 1 ] && echo "1 32" || echo 1) OUT="$EMB.$t" \
+    if ! EP_BENCH_LOCK_HELD=1 THREADS=$t BATCHES=$([ "$FULL_EMBED" = 1 ] && echo "1 32" || echo 1) OUT="$EMB.$t" \
       ROUNDS=${EMBED_ROUNDS:-$([ "$QUICK" = 1 ] && echo 1 || echo 2)} \
       MIN_SECONDS=${EMBED_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)} \
       timeout 2700 "$ROOT/bench/bench_embed.sh" "$BUILD" >"$BUILD/bench-embed-$t.txt" 2>&1; then
