@@ -2,11 +2,15 @@
  * (tests/e2e/fixtures/replica.py), probe its health until 200, capture its
  * output into the log file, stop it with SIGTERM and with SIGKILL after the
  * grace period, report crash exit codes with the last log lines, rotate logs,
- * and build the podman command line of the container backend. */
+ * build the podman command line of the container backend, and give a local
+ * replica that asks for "{unix}" a socket under the run dir (probed there,
+ * removed after a SIGKILL; stale files removed at init). */
 #include "test.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -201,6 +205,78 @@ static void test_container_argv(void) {
   CHECK_INT(ep__sup_container.build_argv(sup, &r, &sp, &argv), EP_EINVAL);
 }
 
+static void test_subst(void) {
+  char *a = ep__sup_subst("--unix {unix} --port {port} {x}", 80, "/r/s.sock");
+  CHECK_STR(a, "--unix /r/s.sock --port 80 {x}");
+  free(a);
+  a = ep__sup_subst_port("u={unix};p={port}", 81); /* containers, Slurm: no socket */
+  CHECK_STR(a, "u=;p=81");
+  free(a);
+}
+
+static void test_unix_socket(void) {
+  char run[300], stale[400], plain[400];
+  snprintf(run, sizeof run, "%s/run", dir);
+  mkdir(run, 0700);
+  snprintf(stale, sizeof stale, "%s/old.1.1.sock", run);
+  snprintf(plain, sizeof plain, "%s/notasocket.sock", run);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un ua = {.sun_family = AF_UNIX};
+  snprintf(ua.sun_path, sizeof ua.sun_path, "%s", stale);
+  CHECK_INT(bind(fd, (struct sockaddr *)&ua, sizeof ua), 0);
+  close(fd); /* a socket file nobody listens on, as a killed replica leaves */
+  FILE *f = fopen(plain, "w");
+  if (f) fclose(f);
+  ep_sup_params p = ep_sup_default_params();
+  p.run_dir = run;
+  ep_sup *s2 = NULL;
+  CHECK_INT(ep_sup_init(loop, &p, &s2), 0);
+  struct stat st;
+  CHECK(stat(stale, &st) != 0); /* removed */
+  CHECK_INT(stat(plain, &st), 0); /* not a socket: left alone */
+  char log[512];
+  snprintf(log, sizeof log, "%s/u.log", dir);
+  int port = ep_sup_free_port();
+  const char *argv[] = {"python3", fixture, "--port", "{port}", "--unix", "{unix}", NULL};
+  ep_sup_spec sp = {0};
+  sp.key = "ns/my-ep";
+  sp.log_path = log;
+  sp.argv = argv;
+  sp.port = port;
+  obs o = {0};
+  ep_sup_replica *r = NULL;
+  ep_sup *keep = sup;
+  sup = s2; /* run_until reaps this supervisor */
+  CHECK_INT(ep_sup_replica_start(s2, &sp, on_exit_cb, &o, &r), 0);
+  if (r) {
+    const char *host = ep_sup_replica_host(r);
+    char want[400];
+    snprintf(want, sizeof want, "%s/my-ep.%d.", run, (int)getpid());
+    CHECK(strncmp(host, want, strlen(want)) == 0);
+    CHECK(wait_healthy(r, &o)); /* the probe goes to the socket */
+    CHECK_INT(stat(host, &st), 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    char path[128];
+    snprintf(path, sizeof path, "%s", host);
+    ep_sup_replica_stop(r, 0); /* SIGKILL: the replica cannot remove its file */
+    run_until(&o.exited, 5000);
+    CHECK_INT(o.sig, SIGKILL);
+    CHECK(stat(path, &st) != 0); /* the supervisor did */
+  }
+  sup = keep;
+  ep_sup_free(s2);
+  uv_run(loop, UV_RUN_NOWAIT);
+  /* without a run dir, {unix} becomes "" and the replica is reached over TCP */
+  obs o2 = {0};
+  ep_sup_replica *r2 = start(argv, ep_sup_free_port(), &o2, log);
+  if (r2) {
+    CHECK_STR(ep_sup_replica_host(r2), "127.0.0.1");
+    CHECK(wait_healthy(r2, &o2));
+    ep_sup_replica_stop(r2, 0);
+    run_until(&o2.exited, 5000);
+  }
+}
+
 int main(void) {
   const char *src = getenv("EP_SOURCE_DIR");
   snprintf(fixture, sizeof fixture, "%s/tests/e2e/fixtures/replica.py", src ? src : ".");
@@ -213,6 +289,8 @@ int main(void) {
   RUN(test_crash_and_exec_failure);
   RUN(test_log_rotation);
   RUN(test_container_argv);
+  RUN(test_subst);
+  RUN(test_unix_socket);
   ep_sup_free(sup);
   uv_run(loop, UV_RUN_DEFAULT);
   char cmd[300];
