@@ -111,8 +111,29 @@ const char *ep_ctl_origin(ep_ctl *c, ep_http_req *req) {
   return o;
 }
 
+/* Data plane without the route table: "/endpoints/{ns}/{name}[/rest]" (path
+ * already normalised by the server) straight to the serving hook, as the
+ * "/endpoints/{ns}/{name}/{*rest}" route would, with sub = "/" + rest or "".
+ * Returns 0 when the path does not have that shape (the table answers). */
+static int gateway_fast(ep_ctl *c, ep_http_req *req) {
+  const char *ns = req->path + 11; /* after "/endpoints/" */
+  const char *ne = strchr(ns, '/');
+  if (!ne || ne == ns || ne[1] == '\0' || ne[1] == '/') return 0;
+  const char *name = ne + 1, *me = strchr(name, '/');
+  size_t nl = me ? (size_t)(me - name) : strlen(name);
+  char *ns_c = ep_arena_strndup(&req->arena, ns, (size_t)(ne - ns));
+  char *name_c = ep_arena_strndup(&req->arena, name, nl);
+  if (!ns_c || !name_c) return 0;
+  req->user = NULL; /* counted by the serving hooks */
+  c->hooks.gateway(c->hooks.ctx, req, ns_c, name_c, me ? me : "");
+  return 1;
+}
+
 void ep_ctl_handle(ep_http_req *req, void *ctx) {
   ep_ctl *c = ctx;
+  if (c->has_hooks && c->hooks.gateway && !strncmp(req->path, "/endpoints/", 11) &&
+      gateway_fast(c, req))
+    return;
   ep_route_params p;
   ep_route_fn fn;
   char allow[128];
