@@ -213,6 +213,21 @@ AVX2_FN void ep__quantize_q8_avx2(void *dst, const float *src, int n) {
   }
 }
 
+/* Q8 blocks back to floats: scale * (float)q per value, one rounding as in
+ * ep__q8_to_f32_scalar (the prefill sgemm path dequantises W every call) */
+AVX2_FN void ep__q8_to_f32_avx2(float *dst, const void *src, size_t n) {
+  const uint8_t *p = src;
+  size_t b0 = 0;
+  for (; b0 + EP_Q8_BLOCK <= n; b0 += EP_Q8_BLOCK, p += EP_Q8_BLOCK_BYTES) {
+    __m256 d = _mm256_set1_ps(q8_scale(p));
+    for (int v = 0; v < 4; v++) {
+      __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 4 + 8 * v)));
+      _mm256_storeu_ps(dst + b0 + 8 * v, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+    }
+  }
+  if (b0 < n) ep__q8_to_f32_scalar(dst + b0, p, n - b0);
+}
+
 int ep__avx2_available(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -226,4 +241,5 @@ const ep__isa ep__isa_avx2 = {"scalar",
                                 NULL};
 int ep__avx2_available(void) { return 0; }
 void ep__quantize_q8_avx2(void *dst, const float *src, int n) { ep__quantize_q8_scalar(dst, src, n); }
+void ep__q8_to_f32_avx2(float *dst, const void *src, size_t n) { ep__q8_to_f32_scalar(dst, src, n); }
 #endif

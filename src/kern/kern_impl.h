@@ -34,6 +34,9 @@ extern const ep__isa ep__isa_avx2;
 /* scalar Q8 dot of nb blocks (kern_q8.c), shared by the reference and the
  * scalar ISA */
 void ep__q8_to_f32(float *dst, const void *src, size_t n);
+/* the two versions ep__q8_to_f32 picks from: dst = scale * q, the same floats */
+void ep__q8_to_f32_scalar(float *dst, const void *src, size_t n);
+void ep__q8_to_f32_avx2(float *dst, const void *src, size_t n);
 float ep__q8_dot_scalar(const void *x, const void *w, int nb);
 void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, const void *w,
                       size_t wrb, int nw, int in, const float *bias);

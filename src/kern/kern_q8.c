@@ -47,7 +47,7 @@ void ep_kern_quantize_q8(void *dst, const float *src, int n) {
   else ep__quantize_q8_scalar(dst, src, n);
 }
 
-void ep__q8_to_f32(float *dst, const void *src, size_t n) {
+void ep__q8_to_f32_scalar(float *dst, const void *src, size_t n) {
   const uint8_t *p = src;
   for (size_t b0 = 0; b0 < n; b0 += EP_Q8_BLOCK, p += EP_Q8_BLOCK_BYTES) {
     float d;
@@ -55,6 +55,13 @@ void ep__q8_to_f32(float *dst, const void *src, size_t n) {
     size_t m = n - b0 < EP_Q8_BLOCK ? n - b0 : EP_Q8_BLOCK;
     for (size_t j = 0; j < m; j++) dst[b0 + j] = d * (float)(int8_t)p[4 + j];
   }
+}
+
+void ep__q8_to_f32(float *dst, const void *src, size_t n) {
+  static int use_avx2 = -1; /* same floats either way (one multiply per value, tested) */
+  if (use_avx2 < 0) use_avx2 = ep__avx2_available();
+  if (use_avx2) ep__q8_to_f32_avx2(dst, src, n);
+  else ep__q8_to_f32_scalar(dst, src, n);
 }
 
 float ep__q8_dot_scalar(const void *x, const void *w, int nb) {

@@ -224,6 +224,24 @@ static void test_q8_quantize_avx2(void) {
   }
 }
 
+/* AVX2 dequantiser vs the scalar one, bit for bit (full blocks and tails,
+ * scales from tiny to huge) */
+static void test_q8_dequant_avx2(void) {
+  if (!ep__avx2_available()) return;
+  enum { N = 32 * 40 + 7 };
+  static float x[N], a[N], b[N];
+  static uint8_t q[(N / 32 + 1) * EP_Q8_BLOCK_BYTES];
+  for (int rep = 0; rep < 20; rep++) {
+    for (int i = 0; i < N; i++) x[i] = frand() * (rep % 7 == 0 ? 1e-30f : rep % 5 == 0 ? 1e6f : 3.0f);
+    ep__quantize_q8_scalar(q, x, N);
+    for (size_t n = N; n >= (size_t)N - 40; n -= 13) {
+      ep__q8_to_f32_scalar(a, q, n);
+      ep__q8_to_f32_avx2(b, q, n);
+      CHECK(memcmp(a, b, n * sizeof(float)) == 0);
+    }
+  }
+}
+
 /* Batch invariance: row i of a matmul over n rows equals, bit for bit, the
  * same row computed alone (the GEMV path for 1-3 rows and the tiles for 4+
  * must sum every output the same way). Odd sizes exercise the tails. */
@@ -368,6 +386,7 @@ int main(void) {
   RUN(test_pool);
   RUN(test_q8_quantize);
   RUN(test_q8_quantize_avx2);
+  RUN(test_q8_dequant_avx2);
   const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
                            {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256},
                            {33, 300, 1100}}; /* BLAS sizes: F16/BF16 widened in chunks */
