@@ -1,7 +1,8 @@
 /* Placement of an endpoint on a pool (sup/pool.h): provider.region names the
  * pool; a Slurm pool turns the replica into a batch job (backend
  * EP_SUP_SLURM): `runtime` replicas lose --parent-pid (the job is not our
- * child) and get the pool's cpus for the instance size as --threads.
+ * child) and --unix (it may run on another node: reached over TCP) and get
+ * the pool's cpus for the instance size as --threads.
  * Regions that name no pool (us-east-1, local, ...) run on this machine. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ void ep_serving_spec_place(ep_serving_spec *ss, json_t *spec, const ep_pools *po
   d->backend = EP_SUP_SLURM;
   int si = ep_pool_size_index(size);
   for (int i = 0; ss->argv[i];) {
-    if (!strcmp(ss->argv[i], "--parent-pid") && ss->argv[i + 1]) {
+    if ((!strcmp(ss->argv[i], "--parent-pid") || !strcmp(ss->argv[i], "--unix")) &&
+        ss->argv[i + 1]) {
       free(ss->argv[i]);
       free(ss->argv[i + 1]);
       int j = i;

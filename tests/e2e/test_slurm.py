@@ -325,7 +325,7 @@ def test_runtime_on_slurm_and_bad_partition(cluster):
         jobs = cluster.running("endpointd-admin-rt-")
         assert len(jobs) == 1 and jobs[0][1] == "RUNNING"
         script = cluster.run("scontrol", "write", "batch_script", jobs[0][0], "-").stdout
-        assert "'runtime'" in script and "--parent-pid" not in script
+        assert "'runtime'" in script and "--parent-pid" not in script and "--unix" not in script
         g = requests.post(d.url + "/endpoints/admin/rt/generate", timeout=60,
                           json={"inputs": "Once upon a time", "parameters": {"max_new_tokens": 8}})
         assert g.status_code == 200, g.text

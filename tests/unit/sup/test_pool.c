@@ -109,8 +109,8 @@ static void test_place(void) {
             EP_OK);
   ep_serving_spec ss;
   memset(&ss, 0, sizeof ss);
-  const char *v[] = {"/bin/endpointd", "runtime", "--port", "{port}", "--threads", "2",
-                     "--parent-pid",   "77",      "--task", "t",      NULL};
+  const char *v[] = {"/bin/endpointd", "runtime", "--port", "{port}", "--unix", "{unix}",
+                     "--threads",      "2",       "--parent-pid", "77", "--task", "t", NULL};
   for (int i = 0; v[i]; i++) ss.argv[i] = strdup(v[i]);
   ss.spec.backend = EP_SUP_LOCAL;
   json_t *spec =
