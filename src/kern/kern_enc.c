@@ -1,5 +1,6 @@
 /* Encoder (bidirectional) kernels: full attention of packed sequences as two
- * sgemms per (sequence, head) task (S = Q K^T, row softmax, O = S V), the
+ * GEMMs per (sequence, head) task (S = Q K^T, row softmax, O = S V; AVX2: the
+ * packed GEMM's register tile, else OpenBLAS sgemm), the
  * erf GELU (AVX2: erfc by the Numerical Recipes Chebyshev fit, error
  * ~1e-7 absolute, 1e-6 relative; else erff) and the residual add + LayerNorm
  * (AVX2 8-lane sums; scalar: bitwise ep_ref_layernorm), all split across the
@@ -44,18 +45,43 @@ typedef struct {
   int avx2;
 } enc_at_job;
 
+/* AVX2: S = Q (scale K)^T and O = S V on kern_gemm.c's register tile, K^T and V
+ * copied into 16-column panels first (n x hd floats each: cheap next to n^2 hd) */
+static void enc_at_avx2(const enc_at_job *j, float *S, int n, size_t off, float scale) {
+  int hd = j->hd, npk = (n + 15) / 16, npv = (hd + 15) / 16;
+  size_t sn = ((size_t)n * n + 15) & ~(size_t)15;
+  float *kp = S + sn, *vp = kp + (size_t)npk * 16 * hd;
+  for (int p = 0; p < npk; p++)
+    for (int c = 0; c < 16; c++) {
+      const float *kr = p * 16 + c < n ? j->k + off + (size_t)(p * 16 + c) * j->stride : NULL;
+      for (int d = 0; d < hd; d++) kp[((size_t)p * hd + d) * 16 + c] = kr ? scale * kr[d] : 0.0f;
+    }
+  ep__gemm_panels(S, (size_t)n, j->q + off, (size_t)j->stride, n, hd, kp, n);
+  for (int i = 0; i < n; i++) softmax_avx2(S + (size_t)i * n, n);
+  for (int p = 0; p < npv; p++) {
+    int w = hd - p * 16 < 16 ? hd - p * 16 : 16;
+    for (int t = 0; t < n; t++) {
+      float *dst = vp + ((size_t)p * n + t) * 16;
+      memcpy(dst, j->v + off + (size_t)t * j->stride + p * 16, (size_t)w * sizeof(float));
+      for (int c = w; c < 16; c++) dst[c] = 0.0f;
+    }
+  }
+  ep__gemm_panels(j->out + off, (size_t)j->stride, S, (size_t)n, n, n, vp, hd);
+}
+
 static void enc_at_task(void *ctx, int task, int thread) {
   const enc_at_job *j = ctx;
   int s = task / j->n_head, h = task % j->n_head, n = (int)j->len[s];
   size_t off = j->start[s] * (size_t)j->stride + (size_t)h * j->hd;
   float *S = j->scratch[thread];
   float scale = 1.0f / sqrtf((float)j->hd);
+  if (j->avx2) {
+    enc_at_avx2(j, S, n, off, scale);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, j->hd, scale, j->q + off, j->stride,
               j->k + off, j->stride, 0.0f, S, n);
-  for (int i = 0; i < n; i++) {
-    if (j->avx2) softmax_avx2(S + (size_t)i * n, n);
-    else ep_ref_softmax(S + (size_t)i * n, n);
-  }
+  for (int i = 0; i < n; i++) ep_ref_softmax(S + (size_t)i * n, n);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, j->hd, n, 1.0f, S, n, j->v + off, j->stride,
               0.0f, j->out + off, j->stride);
 }
@@ -70,8 +96,10 @@ int ep_kern_attention_full(ep_kern *k, float *out, const float *q, const float *
     start[s] = t;
     if (seq_len[s] > maxlen) maxlen = seq_len[s];
   }
+  /* S [maxlen^2] + K^T and V panels [2 x (maxlen + 16) x (hd + 16)], 64-byte aligned */
+  size_t sbytes = ((maxlen * maxlen + 16 + 2 * (maxlen + 16) * (size_t)(hd + 16)) * sizeof(float) + 63) & ~(size_t)63;
   for (int i = 0; rc == EP_OK && i < th; i++)
-    if (!(scratch[i] = malloc(maxlen * maxlen * sizeof(float) + 1))) rc = EP_ENOMEM;
+    if (!(scratch[i] = aligned_alloc(64, sbytes))) rc = EP_ENOMEM;
   if (rc == EP_OK) {
     enc_at_job j = {out, q, kk, v, start, seq_len, stride, n_head, hd, scratch, !strcmp(ep_kern_isa(k), "avx2")};
     ep_pool_run(ep__kern_pool(k), (int)nseq * n_head, enc_at_task, &j);

@@ -68,13 +68,25 @@ fail:
 #if defined(__x86_64__)
 #include "kern/kern_enc_avx2.h"
 
-/* C[mr x 16] (ldc apart) = act((first ? init : C) + A[mr x kc] (lda apart) * B[kc x 16]);
- * init is 16 floats or NULL (zeros); act (the erf GELU) only when `gelu`. The first npf
- * iterations also prefetch one 64-byte line each of pf (the next panel slice). mr is a
- * constant after inlining, so the accumulators stay in 12 ymm registers. */
+/* C[mr x 16] (ldc apart) = act((first ? init : C) + A[mr x kc] * B[kc x 16]); A[r][k] is
+ * at a[r * ra + k * ka] (rows of x: ra = lda, ka = 1); init is
+ * 16 floats or NULL (zeros); act (the erf GELU) only when `gelu`. The first npf
+ * iterations also prefetch one 64-byte line each of pf (the next panel slice). mr, ra
+ * and ka are constants after inlining, so the accumulators stay in 12 ymm registers. */
+#define TILE_STEP(R)                                                   \
+  do {                                                                 \
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);         \
+    _Pragma("GCC unroll 6") for (int r = 0; r < GEMM_MR; r++) {        \
+      if (r >= (R)) continue;                                          \
+      __m256 av = _mm256_broadcast_ss(a + r * ra + k * ka);            \
+      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);                          \
+      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);                          \
+    }                                                                  \
+  } while (0)
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile(int mr, int kc, const float *a,
-                                                                           size_t lda, const float *b, float *c,
-                                                                           size_t ldc, const float *init,
+                                                                           size_t ra, size_t ka, const float *b,
+                                                                           float *c, size_t ldc, const float *init,
                                                                            int first, int gelu, const float *pf,
                                                                            int npf) {
   __m256 c0[GEMM_MR], c1[GEMM_MR];
@@ -89,17 +101,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile(int m
       c1[r] = _mm256_loadu_ps(c + r * ldc + 8);
     }
   }
-  for (int k = 0; k < kc; k++, b += GEMM_NR) {
-    if (k < npf) _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T0);
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < GEMM_MR; r++) {
-      if (r >= mr) continue;
-      __m256 av = _mm256_broadcast_ss(a + r * lda + k);
-      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
-    }
+  int k = 0;
+  if (npf > kc) npf = kc;
+  for (; k < npf; k++, b += GEMM_NR) {
+    _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T0);
+    TILE_STEP(mr);
   }
+#pragma GCC unroll 2
+  for (; k < kc; k++, b += GEMM_NR) TILE_STEP(mr);
 #pragma GCC unroll 6
   for (int r = 0; r < GEMM_MR; r++) {
     if (r >= mr) continue;
@@ -117,7 +126,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile(int m
                                                           const float *b, float *c, size_t ldc,          \
                                                           const float *init, int first, int gelu,        \
                                                           const float *pf, int npf) {                    \
-    tile(R, kc, a, lda, b, c, ldc, init, first, gelu, pf, npf);                                          \
+    tile(R, kc, a, lda, 1, b, c, ldc, init, first, gelu, pf, npf);                                       \
   }
 TILE_FN(1)
 TILE_FN(2)
@@ -128,6 +137,11 @@ TILE_FN(6)
 typedef void (*tile_fn)(int, const float *, size_t, const float *, float *, size_t, const float *, int, int,
                         const float *, int);
 static const tile_fn tiles[GEMM_MR + 1] = {NULL, tile1, tile2, tile3, tile4, tile5, tile6};
+
+/* rows per tile: 6, except that a remainder of 1-3 rows borrows from the last full tile
+ * (7 = 4 + 3, 8 = 4 + 4, 9 = 4 + 5): a 1-2 row tile has too few accumulators to hide the
+ * FMA latency */
+static inline int tile_rows(int rem) { return rem <= GEMM_MR ? rem : rem < GEMM_MR + 4 ? 4 : GEMM_MR; }
 
 #define GEMM_MAX_OUTS 4
 
@@ -143,9 +157,8 @@ typedef struct {
 /* rows [m0, m1) x panels [p0, p1) of one output, all of K. While the row tiles of one
  * panel slice run, the next slice (next panel, or the range's first panel at the next
  * K block) is prefetched a part per tile: weights come from DRAM once per forward, and
- * the first tile of a slice would otherwise wait for them. Rows go in tiles of 6; a
- * remainder of 1-3 rows borrows from the last full tile (7 = 4 + 3, 8 = 4 + 4, 9 = 4 + 5),
- * since a 1-2 row tile has too few accumulators to hide the FMA latency. */
+ * the first tile of a slice would otherwise wait for them. (Copying the x rows of a K
+ * block into [kc][mr] tile order first, as GotoBLAS does, measured ~4% slower here.) */
 static void gemm_block(const gemm_job *j, const ep_gemm_out *o, int m0, int m1, int p0, int p1) {
   const ep_kern_packed *w = o->w;
   int in = j->in, out = w->out, ntile = (m1 - m0 + GEMM_MR - 1) / GEMM_MR;
@@ -172,7 +185,7 @@ static void gemm_block(const gemm_job *j, const ep_gemm_out *o, int m0, int m1, 
         init = tb;
       }
       for (int m = m0, t = 0; m < m1; t++) {
-        int rem = m1 - m, mr = rem <= GEMM_MR ? rem : rem < GEMM_MR + 4 ? 4 : GEMM_MR;
+        int mr = tile_rows(m1 - m);
         int npf = nlines - t * per < per ? nlines - t * per : per;
         const float *a = j->x + (size_t)m * in + kb, *pf = nb ? nb + (size_t)t * per * 16 : NULL;
         float *c = o->y + (size_t)m * out + n0;
@@ -186,6 +199,26 @@ static void gemm_block(const gemm_job *j, const ep_gemm_out *o, int m0, int m1, 
         }
         m += mr;
       }
+    }
+  }
+}
+
+void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, int n) {
+  float tmp[GEMM_MR * GEMM_NR];
+  for (int p = 0; p * GEMM_NR < n; p++) {
+    const float *bp = b + (size_t)p * kc * GEMM_NR;
+    int n0 = p * GEMM_NR, nr = n - n0 < GEMM_NR ? n - n0 : GEMM_NR;
+    for (int i = 0; i < m;) {
+      int mr = tile_rows(m - i);
+      const float *ai = a + (size_t)i * lda;
+      float *ci = c + (size_t)i * ldc + n0;
+      if (nr == GEMM_NR) {
+        tiles[mr](kc, ai, lda, bp, ci, ldc, NULL, 1, 0, NULL, 0);
+      } else {
+        tiles[mr](kc, ai, lda, bp, tmp, GEMM_NR, NULL, 1, 0, NULL, 0);
+        for (int r = 0; r < mr; r++) memcpy(ci + (size_t)r * ldc, tmp + r * GEMM_NR, (size_t)nr * 4);
+      }
+      i += mr;
     }
   }
 }
@@ -234,6 +267,9 @@ void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, in
     gemm_run(k, x, n, outs + i, nouts - i < GEMM_MAX_OUTS ? nouts - i : GEMM_MAX_OUTS);
 }
 #else
+void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, int n) {
+  (void)c, (void)ldc, (void)a, (void)lda, (void)m, (void)kc, (void)b, (void)n; /* AVX2 callers only */
+}
 void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, int nouts) {
   (void)k, (void)x, (void)n, (void)outs, (void)nouts; /* unreachable: ep_kern_pack returned NULL */
 }

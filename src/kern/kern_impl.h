@@ -49,6 +49,11 @@ void ep__quantize_q8_avx2(void *dst, const float *src, int n);
 /* erf GELU in place, AVX2 (kern_enc.c); also the packed GEMM's epilogue (kern_gemm.c) */
 void ep__gelu_erf_avx2(float *x, size_t n);
 
+/* C[m x n] (ldc apart) = A[m x kc] (lda apart) * B, B packed as 16-column panels
+ * [ceil(n/16)][kc][16] (zero-padded, 32-byte aligned); one thread, AVX2/FMA only
+ * (kern_gemm.c's register tile; the encoder attention of kern_enc.c) */
+void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, int n);
+
 /* the pool of a kernel context (kern.c), for the row ops of kern_rows.c */
 struct ep_pool;
 struct ep_pool *ep__kern_pool(ep_kern *k);

@@ -140,6 +140,7 @@ int ep__bert_pack(ep_encoder *e) {
 }
 
 void ep__bert_free(ep_encoder *e) {
+  free(e->fwd);
   for (int l = 0; e->layers && l < e->info.n_layer; l++) {
     ep_enc_layer *L = &e->layers[l];
     ep_enc_mat *ms[6] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
@@ -177,20 +178,28 @@ static void gather(float *dst, const void *tab, ep_kern_wtype wt, int row, int d
   add_rows(dst, tmp, (size_t)d);
 }
 
+#define FWD_KEEP_FLOATS ((size_t)4 << 20) /* 16 MiB: a few hundred tokens of BERT-base */
+
 int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *x) {
   const ep_encoder_info *in = &e->info;
   int d = in->d, ff = in->n_ff, H = in->n_head, hd = d / H;
   size_t N = 0;
   for (size_t s = 0; s < nseq; s++) N += seqs[s].n;
-  float *q = malloc(N * d * sizeof(float)), *k = malloc(N * d * sizeof(float));
-  float *v = malloc(N * d * sizeof(float)), *a = malloc(N * d * sizeof(float));
-  float *h = malloc(N * ff * sizeof(float)), *tmp = malloc((size_t)d * sizeof(float));
+  /* q, k, v, a [N, d], h [N, ff], tmp [d] in one buffer kept across calls up to
+   * FWD_KEEP_FLOATS (no page faults from fresh allocations on every forward) */
+  size_t need = N * (4 * (size_t)d + (size_t)ff) + (size_t)d;
   size_t *lens = malloc(nseq * sizeof *lens);
   int rc = EP_OK;
-  if (!q || !k || !v || !a || !h || !tmp || !lens) {
+  if (need > e->fwd_n) {
+    free(e->fwd);
+    e->fwd = malloc(need * sizeof(float));
+    e->fwd_n = e->fwd ? need : 0;
+  }
+  if (!e->fwd || !lens) {
     rc = EP_ENOMEM;
     goto out;
   }
+  float *q = e->fwd, *k = q + N * d, *v = k + N * d, *a = v + N * d, *h = a + N * d, *tmp = h + N * ff;
   /* embeddings */
   memset(x, 0, N * d * sizeof(float));
   for (size_t s = 0, t = 0; s < nseq; s++) {
@@ -225,12 +234,11 @@ int ep__bert_forward(ep_encoder *e, const ep_enc_seq *seqs, size_t nseq, float *
     ep_kern_add_layernorm(e->kern, x, q, L->ln2_w, L->ln2_b, (int)N, d, e->eps);
   }
 out:
-  free(q);
-  free(k);
-  free(v);
-  free(a);
-  free(h);
-  free(tmp);
+  if (e->fwd_n > FWD_KEEP_FLOATS) { /* big batches: give the memory back */
+    free(e->fwd);
+    e->fwd = NULL;
+    e->fwd_n = 0;
+  }
   free(lens);
   return rc;
 }

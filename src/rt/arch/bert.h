@@ -44,6 +44,8 @@ struct ep_encoder {
   ep_enc_mat dense;               /* 2_Dense [dense_out, d] */
   float *dense_b;
   int dense_act;                  /* 0 identity, 1 tanh */
+  float *fwd;                     /* forward scratch (arch/bert.c), grown, kept across calls */
+  size_t fwd_n;                   /* floats in fwd */
   void **owned;
   size_t nowned, capowned;
 };

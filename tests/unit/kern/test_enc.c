@@ -51,22 +51,24 @@ static void test_gelu(void) {
   ep_kern_free(k);
 }
 
-static void test_attention_full(void) {
-  enum { H = 3, HD = 16, D = H * HD };
-  size_t lens[3] = {5, 17, 1}, N = 23;
+/* HD 16 and 24 (a partial 16-wide V panel), sequences of 1..40 (partial K panels) */
+static void check_attention_full(int HD, ep_kern_mode mode) {
+  enum { H = 3 };
+  int D = H * HD;
+  size_t lens[4] = {5, 17, 1, 40}, N = 63;
   unsigned s = 7;
   float *q = malloc(N * D * sizeof(float)), *kk = malloc(N * D * sizeof(float));
   float *v = malloc(N * D * sizeof(float)), *o = malloc(N * D * sizeof(float));
   for (size_t i = 0; i < N * D; i++) q[i] = 2 * frand(&s), kk[i] = 2 * frand(&s), v[i] = frand(&s);
   for (int th = 1; th <= 2; th++) {
-    ep_kern *k = ep_kern_new(th, EP_KERN_AUTO);
+    ep_kern *k = ep_kern_new(th, mode);
     memset(o, 0, N * D * sizeof(float));
-    CHECK_INT(ep_kern_attention_full(k, o, q, kk, v, D, lens, 3, H, HD), 0);
+    CHECK_INT(ep_kern_attention_full(k, o, q, kk, v, D, lens, 4, H, HD), 0);
     double worst = 0;
-    for (size_t sq = 0, st = 0; sq < 3; st += lens[sq], sq++)
+    for (size_t sq = 0, st = 0; sq < 4; st += lens[sq], sq++)
       for (size_t i = st; i < st + lens[sq]; i++)
         for (int h = 0; h < H; h++) {
-          double sc[32], mx = -1e300, sum = 0;
+          double sc[64], mx = -1e300, sum = 0;
           for (size_t j = st; j < st + lens[sq]; j++) {
             double dot = 0;
             for (int c = 0; c < HD; c++) dot += (double)q[i * D + h * HD + c] * kk[j * D + h * HD + c];
@@ -81,6 +83,7 @@ static void test_attention_full(void) {
             worst = e > worst ? e : worst;
           }
         }
+    fprintf(stderr, "attention %s hd %d, %d threads: %.3g\n", ep_kern_isa(k), HD, th, worst);
     CHECK(worst <= 1e-5);
     ep_kern_free(k);
   }
@@ -88,6 +91,12 @@ static void test_attention_full(void) {
   free(kk);
   free(v);
   free(o);
+}
+
+static void test_attention_full(void) {
+  check_attention_full(16, EP_KERN_AUTO);
+  check_attention_full(24, EP_KERN_AUTO);
+  check_attention_full(24, EP_KERN_REF);
 }
 
 static void test_add_layernorm(void) {
