@@ -403,6 +403,10 @@ int main(void) {
         test_batch_invariant(k, (ep_kern_wtype)wt, 200, 37);
         test_batch_invariant(k, (ep_kern_wtype)wt, 768, 9);
         test_batch_invariant(k, (ep_kern_wtype)wt, 203, 13);
+        /* 5+ rows sweep W in ~96 KB blocks: several blocks, a short last one,
+         * and a trailing 8-block (2056 = 128 * 16 + 8) */
+        test_batch_invariant(k, (ep_kern_wtype)wt, 768, 70);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 2056, 27);
       }
       test_row_ops(k);
       test_attention(k, 16);
