@@ -269,6 +269,9 @@ static void admit(ep_rt_sched *s) {
     s->nqueued--;
     s->nrunning++;
     seq_t *q = &s->seqs[s->nseqs++];
+    /* remove_seq() leaves the last slot aliasing the sequence it moved: a
+     * canceled request published from it would free that sequence's KV */
+    memset(q, 0, sizeof *q);
     pthread_mutex_unlock(&s->mu);
     int rc = canceled ? EP_ECANCELED : seq_setup(s, q, r);
     if (rc != EP_OK) {
