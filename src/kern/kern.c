@@ -313,47 +313,51 @@ void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern
 typedef struct {
   ep_kern *k;
   const ep_attn_row *rows;
-  int kv_stride, n_head, n_kv, hd;
+  size_t pos_stride;
+  int n_head, n_kv, hd;
 } at_job;
 
+/* one (row, kv head) pair: the query heads of that kv head one after the
+ * other, so the second one finds the head's keys/values in cache */
 static void at_task(void *ctx, int task, int thread) {
   at_job *j = ctx;
-  const ep_attn_row *r = &j->rows[task / j->n_head];
-  int h = task % j->n_head, hd = j->hd;
-  int kvh = h / (j->n_head / j->n_kv);
+  const ep_attn_row *r = &j->rows[task / j->n_kv];
+  int kvh = task % j->n_kv, hd = j->hd, group = j->n_head / j->n_kv;
   float *s = j->k->tbuf[thread];
   ep__dot_fn dot = j->k->isa->dot[EP_KW_F32];
   float scale = 1.0f / sqrtf((float)hd);
-  const float *q = r->q + (size_t)h * hd;
-  if (j->k->isa->attn && hd % 8 == 0) {
-    j->k->isa->attn(r->out + (size_t)h * hd, q, r->k + (size_t)kvh * hd, r->v + (size_t)kvh * hd, r->n_pos,
-                    (size_t)j->kv_stride, hd, scale, s);
-    return;
-  }
-  for (int t = 0; t < r->n_pos; t++)
-    s[t] = dot(q, r->k + (size_t)t * j->kv_stride + (size_t)kvh * hd, hd) * scale;
-  ep_ref_softmax(s, r->n_pos);
-  float *o = r->out + (size_t)h * hd;
-  memset(o, 0, (size_t)hd * sizeof(float));
-  for (int t = 0; t < r->n_pos; t++) {
-    const float *v = r->v + (size_t)t * j->kv_stride + (size_t)kvh * hd;
-    float a = s[t];
-    for (int d = 0; d < hd; d++) o[d] += a * v[d];
+  const float *kh = r->k + (size_t)kvh * r->head_stride, *vh = r->v + (size_t)kvh * r->head_stride;
+  size_t ps = j->pos_stride;
+  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    const float *q = r->q + (size_t)h * hd;
+    float *o = r->out + (size_t)h * hd;
+    if (j->k->isa->attn && hd % 8 == 0) {
+      j->k->isa->attn(o, q, kh, vh, r->n_pos, ps, hd, scale, s);
+      continue;
+    }
+    for (int t = 0; t < r->n_pos; t++) s[t] = dot(q, kh + (size_t)t * ps, hd) * scale;
+    ep_ref_softmax(s, r->n_pos);
+    memset(o, 0, (size_t)hd * sizeof(float));
+    for (int t = 0; t < r->n_pos; t++) {
+      const float *v = vh + (size_t)t * ps;
+      float a = s[t];
+      for (int d = 0; d < hd; d++) o[d] += a * v[d];
+    }
   }
 }
 
-int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, int kv_stride, int n_head,
+int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, size_t pos_stride, int n_head,
                       int n_kv, int hd) {
   int maxpos = 0;
   for (int i = 0; i < nrows; i++) maxpos = rows[i].n_pos > maxpos ? rows[i].n_pos : maxpos;
   if (kern_reserve(k, (size_t)maxpos) != EP_OK) return EP_ENOMEM;
-  at_job j = {k, rows, kv_stride, n_head, n_kv, hd};
+  at_job j = {k, rows, pos_stride, n_head, n_kv, hd};
   size_t work = 0;
   for (int i = 0; i < nrows; i++) work += (size_t)rows[i].n_pos * n_head * hd * 2;
   if (work < KERN_MIN_SPLIT) {
-    for (int t = 0; t < nrows * n_head; t++) at_task(&j, t, 0);
+    for (int t = 0; t < nrows * n_kv; t++) at_task(&j, t, 0);
     return EP_OK;
   }
-  ep_pool_run(k->pool, nrows * n_head, at_task, &j);
+  ep_pool_run(k->pool, nrows * n_kv, at_task, &j);
   return EP_OK;
 }

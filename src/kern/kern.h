@@ -69,10 +69,14 @@ void ep_ref_silu(float *x, int n);
 void ep_ref_add(float *y, const float *x, int n); /* y += x */
 void ep_ref_swiglu(float *g, const float *u, int n); /* g = silu(g) * u */
 /* One query position: out[n_head*hd] = softmax(q.K^T/sqrt(hd)) V over n_pos
- * cached positions; K,V rows are kv_stride floats apart, kv head of query
- * head h is h / (n_head/n_kv). scratch holds n_pos floats. */
+ * cached positions. Key/value of kv head g at position t start at
+ * k + t*pos_stride + g*head_stride (floats): pos_stride = n_kv*hd,
+ * head_stride = hd for one interleaved row per position; pos_stride = hd,
+ * head_stride = cap*hd for a head-major cache. Kv head of query head h is
+ * h / (n_head/n_kv). scratch holds n_pos floats. */
 void ep_ref_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
-                      int kv_stride, int n_head, int n_kv, int hd, float *scratch);
+                      size_t pos_stride, size_t head_stride, int n_head, int n_kv, int hd,
+                      float *scratch);
 
 /* ---- fast, threaded kernels ---- */
 typedef struct ep_kern ep_kern;
@@ -102,13 +106,17 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
 typedef struct {
   float *out;       /* [n_head*hd] */
   const float *q;   /* [n_head*hd] */
-  const float *k;   /* first cached key row of the sequence (layer slice) */
+  const float *k;   /* key of kv head 0, position 0 of the sequence (layer slice) */
   const float *v;
+  size_t head_stride; /* floats from kv head g to g+1 (see ep_ref_attention) */
   int n_pos;        /* positions to attend (causal: up to and including this one) */
 } ep_attn_row;
-/* Runs ep_ref_attention semantics for every row, threaded over rows x heads.
+/* Runs ep_ref_attention semantics for every row (pos_stride shared, head
+ * stride per row: sequences' caches differ in capacity), threaded over rows x
+ * kv heads; the query heads sharing a kv head (GQA) run one after the other
+ * in one task. A head-major cache (pos_stride = hd) streams contiguous memory.
  * Returns 0 or EP_ENOMEM. */
-int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, int kv_stride, int n_head,
+int ep_kern_attention(ep_kern *k, const ep_attn_row *rows, int nrows, size_t pos_stride, int n_head,
                       int n_kv, int hd);
 
 /* Bidirectional attention of nseq packed sequences (seq_len[s] rows each, in

@@ -67,6 +67,9 @@ const ep__isa ep__isa_scalar = {"scalar",
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
+
+#include "kern/kern_enc_avx2.h" /* ep__exp_ps */
 
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
 
@@ -132,37 +135,79 @@ AVX2_FN static void cvt_avx2_bf16(float *d, const void *s, int n) {
 #include "kern/kern_avx2_mm.h"
 #include "kern/kern_avx2_gemv.h"
 
-/* one attention head: FMA dot per position (two chains), scalar softmax,
- * then out += p_t v_t with 4 vector accumulators per 32 columns */
+/* [sum a, sum b, sum c, sum d] of four 8-lane vectors */
+AVX2_FN static inline __m128 attn_sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* one attention head (hd % 8 == 0): scores of 4 positions per pass (one q
+ * load feeds 4 keys, one 4-way reduction); softmax numerators with the AVX2
+ * exp (ep__exp_ps, relative error ~1e-7), the 1/sum folded into the output;
+ * out = sum_t p_t v_t in blocks of 64 columns with up to 8 vector
+ * accumulators, so a head-major cache (stride = hd <= 64) is read in one
+ * sequential pass */
 AVX2_FN static void attn_avx2(float *out, const float *q, const float *k, const float *v, int n_pos,
                               size_t stride, int hd, float scale, float *s) {
-  for (int t = 0; t < n_pos; t++) {
-    const float *kt = k + (size_t)t * stride;
-    __m256 a = _mm256_setzero_ps(), b = a;
-    int d = 0;
-    for (; d + 16 <= hd; d += 16) {
-      a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
-      b = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(kt + d + 8), b);
+  int t = 0;
+  for (; t + 4 <= n_pos; t += 4) {
+    const float *k0 = k + (size_t)t * stride, *k1 = k0 + stride;
+    const float *k2 = k1 + stride, *k3 = k2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int d = 0; d < hd; d += 8) {
+      __m256 qd = _mm256_loadu_ps(q + d);
+      a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
+      a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k1 + d), a1);
+      a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k2 + d), a2);
+      a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k3 + d), a3);
     }
-    if (d < hd) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
-    s[t] = hsum(_mm256_add_ps(a, b)) * scale;
+    _mm_storeu_ps(s + t, _mm_mul_ps(attn_sum4(a0, a1, a2, a3), _mm_set1_ps(scale)));
   }
-  ep_ref_softmax(s, n_pos);
-  for (int d0 = 0; d0 < hd; d0 += 32) {
-    int nv = (hd - d0) / 8 < 4 ? (hd - d0) / 8 : 4;
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-    for (int t = 0; t < n_pos; t++) {
-      const float *vt = v + (size_t)t * stride + d0;
-      __m256 p = _mm256_set1_ps(s[t]);
-      o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt), o0);
-      if (nv > 1) o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8), o1);
-      if (nv > 2) o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 16), o2);
-      if (nv > 3) o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 24), o3);
+  for (; t < n_pos; t++) {
+    const float *kt = k + (size_t)t * stride;
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8)
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
+    s[t] = hsum(a) * scale;
+  }
+  float mx = s[0], sum = 0;
+  for (int u = 1; u < n_pos; u++) mx = s[u] > mx ? s[u] : mx;
+  __m256 vmx = _mm256_set1_ps(mx), vsum = _mm256_setzero_ps();
+  t = 0;
+  for (; t + 8 <= n_pos; t += 8) {
+    __m256 e = ep__exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t), vmx));
+    _mm256_storeu_ps(s + t, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  for (; t < n_pos; t++) sum += s[t] = expf(s[t] - mx);
+  sum += hsum(vsum);
+  __m256 inv = _mm256_set1_ps(1.0f / sum);
+  for (int d0 = 0; d0 < hd; d0 += 64) {
+    int nv = (hd - d0) / 8 < 8 ? (hd - d0) / 8 : 8;
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+    const float *vt = v + d0;
+#define ATTN_PV(i, acc) acc = _mm256_fmadd_ps(p, _mm256_loadu_ps(vt + 8 * (i)), acc)
+    if (nv == 8) { /* head_dim 64 / 128: no lane checks in the loop */
+      for (int u = 0; u < n_pos; u++, vt += stride) {
+        __m256 p = _mm256_set1_ps(s[u]);
+        ATTN_PV(0, o0), ATTN_PV(1, o1), ATTN_PV(2, o2), ATTN_PV(3, o3);
+        ATTN_PV(4, o4), ATTN_PV(5, o5), ATTN_PV(6, o6), ATTN_PV(7, o7);
+      }
+    } else {
+      for (int u = 0; u < n_pos; u++, vt += stride) {
+        __m256 p = _mm256_set1_ps(s[u]);
+        ATTN_PV(0, o0);
+        if (nv > 1) ATTN_PV(1, o1);
+        if (nv > 2) ATTN_PV(2, o2);
+        if (nv > 3) ATTN_PV(3, o3);
+        if (nv > 4) ATTN_PV(4, o4);
+        if (nv > 5) ATTN_PV(5, o5);
+        if (nv > 6) ATTN_PV(6, o6);
+      }
     }
-    _mm256_storeu_ps(out + d0, o0);
-    if (nv > 1) _mm256_storeu_ps(out + d0 + 8, o1);
-    if (nv > 2) _mm256_storeu_ps(out + d0 + 16, o2);
-    if (nv > 3) _mm256_storeu_ps(out + d0 + 24, o3);
+#undef ATTN_PV
+    __m256 acc[8] = {o0, o1, o2, o3, o4, o5, o6, o7};
+    for (int i = 0; i < nv; i++) _mm256_storeu_ps(out + d0 + 8 * i, _mm256_mul_ps(acc[i], inv));
   }
 }
 

@@ -14,8 +14,9 @@ typedef void (*ep__mm_fn)(float *y, size_t ys, const void *x, size_t xs, int nx,
                           size_t wrb, int nw, int in, const float *bias);
 
 /* One attention head over n_pos cached positions (see ep_ref_attention):
- * out[hd] = softmax(scale * q.k_t) V; k/v rows stride floats apart; s holds
- * n_pos floats. Only for hd % 8 == 0. */
+ * out[hd] = softmax(scale * q.k_t) V; the head's key/value of position t is
+ * at k/v + t*stride (stride = hd for a head-major cache); s holds n_pos
+ * floats. Only for hd % 8 == 0. */
 typedef void (*ep__attn_fn)(float *out, const float *q, const float *k, const float *v, int n_pos,
                             size_t stride, int hd, float scale, float *s);
 

@@ -209,14 +209,15 @@ void ep_ref_swiglu(float *g, const float *u, int n) {
 }
 
 void ep_ref_attention(float *out, const float *q, const float *k, const float *v, int n_pos,
-                      int kv_stride, int n_head, int n_kv, int hd, float *scratch) {
+                      size_t pos_stride, size_t head_stride, int n_head, int n_kv, int hd,
+                      float *scratch) {
   int group = n_head / n_kv;
   float scale = 1.0f / sqrtf((float)hd);
   for (int h = 0; h < n_head; h++) {
     const float *qh = q + (size_t)h * hd;
     int kvh = h / group;
     for (int t = 0; t < n_pos; t++) {
-      const float *kt = k + (size_t)t * kv_stride + (size_t)kvh * hd;
+      const float *kt = k + (size_t)t * pos_stride + (size_t)kvh * head_stride;
       float s = 0;
       for (int j = 0; j < hd; j++) s += qh[j] * kt[j];
       scratch[t] = s * scale;
@@ -225,7 +226,7 @@ void ep_ref_attention(float *out, const float *q, const float *k, const float *v
     float *oh = out + (size_t)h * hd;
     for (int j = 0; j < hd; j++) oh[j] = 0;
     for (int t = 0; t < n_pos; t++) {
-      const float *vt = v + (size_t)t * kv_stride + (size_t)kvh * hd;
+      const float *vt = v + (size_t)t * pos_stride + (size_t)kvh * head_stride;
       for (int j = 0; j < hd; j++) oh[j] += scratch[t] * vt[j];
     }
   }

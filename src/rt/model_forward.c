@@ -48,16 +48,21 @@ static int layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, i
     ep_kern_rope(k, b->q, T, (size_t)qd, in->n_head, hd, b->pos, m->inv_freq);
     ep_kern_rope(k, b->k, T, (size_t)kvd, in->n_kv_head, hd, b->pos, m->inv_freq);
   }
+  /* scatter the new keys/values into the head-major caches */
   for (int r = 0; r < T; r++) {
     ep_kv *kv = items[b->seq[r]].kv;
-    size_t off = ((size_t)l * kv->cap + (size_t)b->pos[r]) * kvd;
-    memcpy(kv->k + off, b->k + (size_t)r * kvd, (size_t)kvd * sizeof(float));
-    memcpy(kv->v + off, b->v + (size_t)r * kvd, (size_t)kvd * sizeof(float));
-    size_t base = (size_t)l * kv->cap * kvd;
+    size_t base = (size_t)l * kv->cap * kvd; /* layer slice [n_kv][cap][hd] */
+    for (int g = 0; g < in->n_kv_head; g++) {
+      size_t off = base + ((size_t)g * kv->cap + (size_t)b->pos[r]) * hd;
+      memcpy(kv->k + off, b->k + (size_t)r * kvd + (size_t)g * hd, (size_t)hd * sizeof(float));
+      memcpy(kv->v + off, b->v + (size_t)r * kvd + (size_t)g * hd, (size_t)hd * sizeof(float));
+    }
     b->rows[r] = (ep_attn_row){b->att + (size_t)r * qd, b->q + (size_t)r * qd, kv->k + base,
-                               kv->v + base, b->pos[r] + 1};
+                               kv->v + base, kv->cap * (size_t)hd, b->pos[r] + 1};
   }
-  if (ep_kern_attention(k, b->rows, T, kvd, in->n_head, in->n_kv_head, hd) != EP_OK) return EP_ENOMEM;
+  if (ep_kern_attention(k, b->rows, T, (size_t)hd, in->n_head, in->n_kv_head, hd) != EP_OK)
+    return EP_ENOMEM;
+
   ep_kern_matmul(k, b->h, b->att, L->o.data, L->o.wt, L->o_b, T, qd, d);
   ep_ref_add(b->x, b->h, T * d);
 

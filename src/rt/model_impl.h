@@ -63,7 +63,9 @@ struct ep_model {
   size_t q8_left;      /* bytes */
 };
 
-/* Per-sequence cache: k and v are [n_layer][cap][n_kv*hd] floats. */
+/* Per-sequence cache, head-major: k and v are [n_layer][n_kv][cap][hd]
+ * floats, so attention streams each head's keys/values as one contiguous run
+ * (positions >= len are unused). */
 struct ep_kv {
   ep_model *m;
   size_t cap, len;

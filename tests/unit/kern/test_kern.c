@@ -330,24 +330,60 @@ static void test_multi(ep_kern *k) {
   free(x); free(bias);
 }
 
-static void test_attention(ep_kern *k, int hd) {
-  int n_head = 8, n_kv = 2, stride = n_kv * hd, npos = 37, rows = 5;
-  float *kc = malloc(sizeof(float) * npos * stride), *vc = malloc(sizeof(float) * npos * stride);
-  float *q = malloc(sizeof(float) * rows * n_head * hd), *o0 = malloc(sizeof(float) * rows * n_head * hd),
-        *o1 = malloc(sizeof(float) * rows * n_head * hd), *s = malloc(sizeof(float) * npos);
-  for (int i = 0; i < npos * stride; i++) kc[i] = frand() * 3, vc[i] = frand();
-  for (int i = 0; i < rows * n_head * hd; i++) q[i] = frand() * 3;
-  ep_attn_row r[5];
-  for (int i = 0; i < rows; i++) {
-    int np = npos - 2 * i;
-    r[i] = (ep_attn_row){o1 + i * n_head * hd, q + i * n_head * hd, kc, vc, np};
-    ep_ref_attention(o0 + i * n_head * hd, q + i * n_head * hd, kc, vc, np, stride, n_head, n_kv, hd, s);
+/* Attention over a cache of npos positions in two layouts: one interleaved
+ * row per position ([pos][n_kv*hd], what the reference reads) and head-major
+ * ([n_kv][cap][hd], what the runtime stores), two caches with different
+ * capacities whose unused positions hold NaN (read one and the check fails).
+ * The reference gives bit-identical results on both layouts (same order of
+ * operations); the fast kernel is within 1e-5 of it on both. */
+static void test_attention(ep_kern *k, int hd, int n_head, int n_kv) {
+  enum { ROWS = 6 };
+  int kvd = n_kv * hd, npos = 37, qd = n_head * hd, caps[2] = {40, 45};
+  int nps[ROWS] = {37, 35, 2, 1, 30, 4};
+  float *kc = malloc(sizeof(float) * npos * kvd), *vc = malloc(sizeof(float) * npos * kvd);
+  float *kh[2], *vh[2];
+  for (int c = 0; c < 2; c++) {
+    size_t n = (size_t)n_kv * caps[c] * hd;
+    kh[c] = malloc(sizeof(float) * n), vh[c] = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) kh[c][i] = vh[c][i] = NAN;
   }
-  CHECK_INT(ep_kern_attention(k, r, rows, stride, n_head, n_kv, hd), EP_OK);
+  float *q = malloc(sizeof(float) * ROWS * qd), *o0 = malloc(sizeof(float) * ROWS * qd),
+        *o1 = malloc(sizeof(float) * ROWS * qd), *o2 = malloc(sizeof(float) * ROWS * qd),
+        *o3 = malloc(sizeof(float) * ROWS * qd), *s = malloc(sizeof(float) * npos);
+  for (int t = 0; t < npos; t++)
+    for (int i = 0; i < kvd; i++) {
+      float kv = frand() * 3, vv = frand();
+      kc[t * kvd + i] = kv, vc[t * kvd + i] = vv;
+      for (int c = 0; c < 2; c++) {
+        size_t off = ((size_t)(i / hd) * caps[c] + t) * hd + i % hd;
+        kh[c][off] = kv, vh[c][off] = vv;
+      }
+    }
+  for (int i = 0; i < ROWS * qd; i++) q[i] = frand() * 3;
+  ep_attn_row ri[ROWS], rh[ROWS];
+  int same = 1;
+  for (int i = 0; i < ROWS; i++) {
+    int c = i % 2;
+    size_t hs = (size_t)caps[c] * hd;
+    ri[i] = (ep_attn_row){o1 + i * qd, q + i * qd, kc, vc, (size_t)hd, nps[i]};
+    rh[i] = (ep_attn_row){o2 + i * qd, q + i * qd, kh[c], vh[c], hs, nps[i]};
+    ep_ref_attention(o0 + i * qd, q + i * qd, kc, vc, nps[i], (size_t)kvd, (size_t)hd, n_head, n_kv,
+                     hd, s);
+    ep_ref_attention(o3 + i * qd, q + i * qd, kh[c], vh[c], nps[i], (size_t)hd, hs, n_head, n_kv, hd,
+                     s);
+  }
+  for (int i = 0; i < ROWS * qd; i++) same &= o0[i] == o3[i];
+  CHECK(same);
+  CHECK_INT(ep_kern_attention(k, ri, ROWS, (size_t)kvd, n_head, n_kv, hd), EP_OK);
+  CHECK_INT(ep_kern_attention(k, rh, ROWS, (size_t)hd, n_head, n_kv, hd), EP_OK);
   double worst = 0;
-  for (int i = 0; i < rows * n_head * hd; i++) worst = fmax(worst, fabs(o0[i] - o1[i]));
+  for (int i = 0; i < ROWS * qd; i++)
+    worst = fmax(worst, fmax(fabs(o0[i] - o1[i]), fabs(o0[i] - o2[i]))); /* fmax drops a NaN */
+  for (int i = 0; i < ROWS * qd; i++) same &= !isnan(o1[i]) && !isnan(o2[i]);
+  CHECK(same);
   CHECK(worst <= 1e-5);
-  free(kc); free(vc); free(q); free(o0); free(o1); free(s);
+  free(kc); free(vc); free(q); free(o0); free(o1); free(o2); free(o3); free(s);
+  for (int c = 0; c < 2; c++) free(kh[c]), free(vh[c]);
 }
 
 static void pool_add(void *ctx, int task, int thread) {
@@ -409,10 +445,13 @@ int main(void) {
         test_batch_invariant(k, (ep_kern_wtype)wt, 2056, 27);
       }
       test_row_ops(k);
-      test_attention(k, 16);
-      test_attention(k, 64);  /* 2 x 32-column passes in the AVX2 head */
-      test_attention(k, 40);  /* partial 32-column pass */
-      test_attention(k, 12);  /* hd % 8 != 0: portable loop */
+      test_attention(k, 16, 8, 2);
+      test_attention(k, 64, 8, 2);   /* one 64-column pass with 8 accumulators (AVX2) */
+      test_attention(k, 64, 6, 6);   /* no GQA */
+      test_attention(k, 128, 4, 1);  /* two 64-column passes */
+      test_attention(k, 40, 8, 2);   /* partial 64-column pass */
+      test_attention(k, 96, 4, 2);   /* a full and a partial pass */
+      test_attention(k, 12, 8, 2);   /* hd % 8 != 0: portable loop */
       test_q8_accuracy(k);
       test_multi(k);
       ep_kern_free(k);
