@@ -107,6 +107,7 @@ typedef struct {
 } mm_job;
 
 static void mm_task(void *ctx, int task, int thread) {
+  (void)thread;
   mm_job *j = ctx;
   int oi = 0;
   while (task >= j->first[oi + 1]) oi++;
@@ -120,17 +121,7 @@ static void mm_task(void *ctx, int task, int thread) {
   float *y = op->y + o0;
   if (op->wt == EP_KW_Q8) {
     isa->mm[EP_KW_Q8](y, (size_t)op->out, j->xq, j->xqs, j->n, w, wrb, o1 - o0, j->in, bias);
-  } else if (op->wt != EP_KW_F32 && j->n >= 4) {
-    /* many input rows: widen 4 weight rows at a time once, then the f32 tile */
-    float *row = j->k->tbuf[thread];
-    for (int o = o0; o < o1; o += 4) {
-      int nw = o1 - o < 4 ? o1 - o : 4;
-      for (int r = 0; r < nw; r++)
-        isa->cvt[op->wt](row + (size_t)r * j->in, (const uint8_t *)op->w + (size_t)(o + r) * wrb, j->in);
-      isa->mm[EP_KW_F32](op->y + o, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, row,
-                         (size_t)j->in * 4, nw, j->in, op->bias ? op->bias + o : NULL);
-    }
-  } else {
+  } else { /* F16/BF16 rows are widened per 8 values in registers, for any batch */
     isa->mm[op->wt](y, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, w, wrb, o1 - o0, j->in, bias);
   }
 }
@@ -247,7 +238,7 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
   }
   ep_mm_out rest[MM_MAX_OUTS];
   const float *xdq = NULL; /* Q8-rounded x for the sgemm path, made once per call */
-  int nrest = 0, any_q8 = 0, any_f = 0, any_cvt = 0;
+  int nrest = 0, any_q8 = 0, any_f = 0;
   size_t work = 0;
   for (int i = 0; i < nouts; i++) {
     const ep_mm_out *op = &outs[i];
@@ -264,13 +255,11 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
     rest[nrest++] = *op;
     any_q8 |= op->wt == EP_KW_Q8;
     any_f |= op->wt != EP_KW_Q8;
-    any_cvt |= op->wt != EP_KW_F32 && op->wt != EP_KW_Q8 && n >= 4;
     work += (size_t)n * in * op->out;
   }
   if (!nrest) return EP_OK;
   if (any_f && (x = kern_aligned_x(k, x, n, in)) == NULL) return EP_ENOMEM;
   mm_job j = {.k = k, .x = x, .outs = rest, .n = n, .in = in};
-  if (any_cvt && kern_reserve(k, (size_t)in * 4) != EP_OK) return EP_ENOMEM;
   if (any_q8) {
     j.xqs = ep_kern_row_bytes(EP_KW_Q8, in);
     if (kern_reserve_q(k, j.xqs * (size_t)n) != EP_OK) return EP_ENOMEM;

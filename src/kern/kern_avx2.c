@@ -19,8 +19,7 @@ static float dot_scalar_f32(const float *x, const void *w, int n) {
   return (a0 + a1) + (a2 + a3);
 }
 /* F16/BF16 rows are summed exactly like F32 rows (same 4 accumulators and
- * order on the exactly widened values): the matmul widens F16/BF16 rows to
- * F32 for 4+ input rows, and a row's result must not depend on the batch. */
+ * order on the exactly widened values), for every batch size. */
 #define DOT_SCALAR_16(NAME, CVT)                                      \
   static float NAME(const float *x, const void *w, int n) {           \
     const uint8_t *p = w;                                             \
