@@ -2,10 +2,13 @@
  * n = 1..4 input rows on GPT-2 124M shapes (768->2304, 768->3072, 3072->768,
  * 768->50257) per weight type, and a plain AVX2 read of the same bytes, and
  * prints GB/s of weights streamed. usage: bench_gemv [threads=1] [reps=20] [n=1]
- * Env EP_KERN=ref forces the scalar kernels. */
+ * Weights sit in 2 MiB-aligned MADV_HUGEPAGE memory like the engine's
+ * converted/quantised copies (src/rt/model_weights.c); env BENCH_4K=1 leaves
+ * them on 4 KiB pages. Env EP_KERN=ref forces the scalar kernels. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "kern/kern.h"
@@ -30,7 +33,9 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 4; s++) {
       int in = shp[s][0], out = shp[s][1], copies = s < 3 ? 12 : 1;
       size_t rb = ep_kern_row_bytes((ep_kern_wtype)wt, in), mb = rb * (size_t)out;
-      unsigned char *w = malloc(mb * copies);
+      size_t wsz = (mb * copies + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+      unsigned char *w = aligned_alloc((size_t)2 << 20, wsz);
+      if (w && !getenv("BENCH_4K")) (void)madvise(w, wsz, MADV_HUGEPAGE);
       float *x = malloc(sizeof(float) * (size_t)in * n), *y = malloc(sizeof(float) * (size_t)out * n);
       float *xf = malloc(sizeof(float) * (size_t)in);
       if (!w || !x || !y || !xf) return 1;
