@@ -190,6 +190,9 @@ static void gemm_block(const gemm_job *j, const ep_gemm_out *o, int m0, int m1, 
         const float *a = j->x + (size_t)m * in + kb, *pf = nb ? nb + (size_t)t * per * 16 : NULL;
         float *c = o->y + (size_t)m * out + n0;
         if (npf < 0) npf = 0;
+        if (!first) /* the next tile's partial sums (C block in L2) while this one runs */
+          for (int r = m + mr; r < m + mr + GEMM_MR && r < m1; r++)
+            _mm_prefetch((const char *)(o->y + (size_t)r * out + n0), _MM_HINT_T0);
         if (nr == GEMM_NR) {
           tiles[mr](kc, a, (size_t)in, b, c, (size_t)out, init, first, gelu && last, pf, npf);
         } else {
