@@ -47,14 +47,21 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_
   __m256 c[4][2];
   for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
   int b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
-    __m256i wq_ = Q8_LD(wb);
-    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b, wb, c[r][0]);
-    wb += EP_Q8_BLOCK_BYTES;
-    wq_ = Q8_LD(wb);
-    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b + 1, wb, c[r][1]);
+#define Q8P_PAIR(B)                                                         \
+  do {                                                                      \
+    const uint8_t *wb = wr + (size_t)(B) * EP_Q8_BLOCK_BYTES;               \
+    __m256i wq_ = Q8_LD(wb);                                                \
+    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, (B), wb, c[r][0]);            \
+    wb += EP_Q8_BLOCK_BYTES;                                                \
+    wq_ = Q8_LD(wb);                                                        \
+    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, (B) + 1, wb, c[r][1]);        \
+  } while (0)
+  for (; b + 4 <= nb; b += 4) { /* 4 blocks per iteration: less loop overhead */
+    Q8P_PAIR(b);
+    Q8P_PAIR(b + 2);
   }
+  for (; b + 2 <= nb; b += 2) Q8P_PAIR(b);
+#undef Q8P_PAIR
   if (b < nb) {
     const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
     __m256i wq_ = Q8_LD(wb);
