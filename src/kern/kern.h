@@ -62,6 +62,9 @@ void ep_ref_rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
 void ep_ref_layernorm(float *y, const float *x, const float *w, const float *b, int n, int d,
                       float eps);
 void ep_ref_softmax(float *x, int n);
+/* log(sum exp(x_i)) in float64 (-inf entries add 0; -inf if all are, +inf
+ * if one is); x has no NaN */
+float ep_ref_logsumexp(const float *x, int n);
 /* x[n_head*hd] rotated in place, rotate_half convention: pairs (i, i+hd/2) */
 void ep_ref_rope(float *x, int n_head, int hd, int pos, const double *inv_freq);
 void ep_ref_gelu_tanh(float *x, int n); /* gelu_new: 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
@@ -87,6 +90,10 @@ ep_kern *ep_kern_new(int threads, ep_kern_mode mode);
 void ep_kern_free(ep_kern *k);
 int ep_kern_threads(const ep_kern *k);
 const char *ep_kern_isa(const ep_kern *k); /* "avx2" | "scalar" */
+
+/* ep_ref_logsumexp, AVX2 when the CPU has it (no context, single thread):
+ * |diff| <= 1e-6 * (1 + |result|) from the vector exp (tested) */
+float ep_kern_logsumexp(const float *x, int n);
 
 void ep_kern_matmul(ep_kern *k, float *y, const float *x, const void *w, ep_kern_wtype wt,
                     const float *bias, int n, int in, int out);

@@ -46,6 +46,8 @@ void ep__mm_q8_scalar(float *y, size_t ys, const void *x, size_t xs, int nx, con
  * version writes exactly the scalar version's bytes */
 void ep__quantize_q8_scalar(void *dst, const float *src, int n);
 void ep__quantize_q8_avx2(void *dst, const float *src, int n);
+/* AVX2 ep_kern_logsumexp (kern_lse.c); the reference where not x86-64 */
+float ep__logsumexp_avx2(const float *x, int n);
 
 /* erf GELU in place, AVX2 (kern_enc.c); also the packed GEMM's epilogue (kern_gemm.c) */
 void ep__gelu_erf_avx2(float *x, size_t n);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "kern/kern.h"
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -70,26 +71,17 @@ void ep_sampler_free(ep_sampler *s) {
   memset(s, 0, sizeof *s);
 }
 
+/* The vocab-wide log-sum-exp is ep_kern_logsumexp (AVX2 exp, ~1e-6 from the
+ * float64 reference), the one place both paths below take it from. */
 void ep_log_softmax(const float *x, int n, float *out) {
-  float mx = -INFINITY;
-  for (int i = 0; i < n; i++)
-    if (x[i] > mx) mx = x[i];
-  double sum = 0;
-  for (int i = 0; i < n; i++) sum += (x[i] == -INFINITY) ? 0.0 : exp((double)x[i] - mx);
-  float lse = mx + (float)log(sum);
+  float lse = ep_kern_logsumexp(x, n);
   for (int i = 0; i < n; i++) out[i] = x[i] == -INFINITY ? -INFINITY : x[i] - lse;
 }
 
-/* ep_log_softmax(x)[id] with the same max, sum order and rounding, so the
- * value is bit-identical to the full-vector path. */
+/* ep_log_softmax(x)[id] with the same log-sum-exp, so the value is
+ * bit-identical to the full-vector path. */
 static float log_softmax_at(const float *x, int n, int id) {
-  float mx = -INFINITY;
-  for (int i = 0; i < n; i++)
-    if (x[i] > mx) mx = x[i];
-  double sum = 0;
-  for (int i = 0; i < n; i++) sum += (x[i] == -INFINITY) ? 0.0 : exp((double)x[i] - mx);
-  float lse = mx + (float)log(sum);
-  return x[id] == -INFINITY ? -INFINITY : x[id] - lse;
+  return x[id] == -INFINITY ? -INFINITY : x[id] - ep_kern_logsumexp(x, n);
 }
 
 void ep_sampler_apply_penalties(float *scores, int n, const int32_t *ctx, size_t nctx,
@@ -206,9 +198,10 @@ int32_t ep_sampler_sample(ep_sampler *s, const ep_sampler_params *p, ep_rng *rng
     warp_top_p(s, p->top_p);
     warp_typical(s, p->typical_p);
   }
-  int32_t best = 0;
+  int32_t best = 0; /* first maximum; the value kept in a register, not reloaded */
+  float bv = s->work[0];
   for (int i = 1; i < n; i++)
-    if (s->work[i] > s->work[best]) best = i;
+    if (s->work[i] > bv) bv = s->work[best = i];
   int32_t id = best;
   if (p->do_sample) {
     softmax(s->work, n, s->prob);

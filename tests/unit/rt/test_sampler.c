@@ -208,11 +208,44 @@ static void test_stop(void) {
   CHECK_INT(ep_stop_find("", 0, 0, stops, 3, &w), -1);
 }
 
+/* A vocab-32000 row (vectorised log-sum-exp, odd tail): the greedy token's
+ * log-prob against a float64 log-softmax computed here, |diff| <= 1e-5, and
+ * the short path (no top tokens) bit-identical to the top-token path. */
+static void test_greedy_vocab(void) {
+  enum { V = 32003 };
+  static float l[V];
+  uint32_t g = 7;
+  for (int i = 0; i < V; i++) {
+    g = g * 1664525u + 1013904223u;
+    l[i] = ((g >> 8) / 16777216.0f) * 20 - 10;
+  }
+  l[12345] = 11.5f;
+  l[V - 1] = -INFINITY;
+  double mx = 11.5, sum = 0;
+  for (int i = 0; i < V; i++)
+    if (l[i] != -INFINITY) sum += exp((double)l[i] - mx);
+  double want = 11.5 - (mx + log(sum));
+  ep_sampler s;
+  CHECK_INT(ep_sampler_init(&s, V), 0);
+  ep_sampler_params p = ep_sampler_default_params();
+  ep_rng r;
+  ep_rng_seed(&r, 1);
+  float lp = 0, lp2 = 1;
+  ep_token_logprob top[2];
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, &lp, top, 2), 12345);
+  CHECK_NEAR(lp, want, 1e-5);
+  CHECK(top[0].logprob == lp);
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, &lp2, NULL, 0), 12345);
+  CHECK(lp2 == lp);
+  ep_sampler_free(&s);
+}
+
 int main(void) {
   RUN(test_rng);
   RUN(test_log_softmax);
   RUN(test_penalties);
   RUN(test_greedy);
+  RUN(test_greedy_vocab);
   RUN(test_warpers);
   RUN(test_stop);
   return t_finish();
