@@ -1,13 +1,14 @@
 /* Weight lookup and shape checks shared by the architecture loaders: matrices
  * stay in the mmapped file when their layout and alignment allow, otherwise
- * (GPT-2 Conv1D transpose, unaligned data, requested dtype conversion) they
- * get an owned copy; dtype INT8 quantises every matrix to Q8 blocks on load.
+ * (GPT-2 Conv1D transpose, unaligned data, requested dtype conversion, f32 on
+ * the AVX2 kernel) they get an owned copy; dtype INT8 quantises every matrix.
  * Small vectors (norms, biases) are always f32 copies. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "rt/model_impl.h"
@@ -57,6 +58,30 @@ static void *q8_alloc(ep_model *m, size_t bytes) {
   m->q8_next += bytes;
   m->q8_left -= bytes;
   return p;
+}
+
+/* f32 matrices for the AVX2 kernel are copied into the same chunks (the GEMV
+ * streams them like Q8 ones), and the file pages they came from are dropped so
+ * resident memory does not double. EP_NO_HUGEPAGE_COPY=1 keeps them mmapped. */
+static int f32_copy_wanted(void) {
+  const char *off = getenv("EP_NO_HUGEPAGE_COPY"), *kern = getenv("EP_KERN");
+  if (off && strcmp(off, "0") != 0) return 0;
+  if (kern && strcmp(kern, "ref") == 0) return 0;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init(); /* the test ep_kern_new uses to pick its AVX2 kernel */
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+#else
+  return 0;
+#endif
+}
+
+static void drop_file_pages(const void *p, size_t bytes) {
+  long ps = sysconf(_SC_PAGESIZE);
+  uintptr_t pg = ps > 0 ? (uintptr_t)ps : 4096;
+  uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + bytes) & ~(pg - 1);
+  /* private read-only file map: a page touched again is re-read from the file */
+  if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
 static int w_fail(char *err, size_t errsz, int code, const char *name, const char *what) {
@@ -168,8 +193,16 @@ int ep__mat(ep_model *m, const char *name, int out, int in, ep_mat *dst, char *e
   dst->out = out;
   dst->in = in;
   dst->wt = want;
-  if (want == wt && (uintptr_t)t->data % esz == 0) {
+  if (want == wt && (uintptr_t)t->data % esz == 0 && (wt != EP_KW_F32 || !f32_copy_wanted())) {
     dst->data = t->data;
+    return EP_OK;
+  }
+  if (want == wt && wt == EP_KW_F32 && (uintptr_t)t->data % esz == 0) {
+    void *c = q8_alloc(m, (size_t)t->numel * 4);
+    if (!c) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
+    memcpy(c, t->data, (size_t)t->numel * 4);
+    drop_file_pages(t->data, (size_t)t->numel * 4);
+    dst->data = c;
     return EP_OK;
   }
   /* F16/BF16 copies are streamed like Q8 ones: same huge-page chunks (measured ~15% faster) */
