@@ -68,7 +68,7 @@ const ep__isa ep__isa_scalar = {"scalar",
 #include <immintrin.h>
 #include <math.h>
 
-#include "kern/kern_enc_avx2.h" /* ep__exp_ps */
+#include "kern/kern_enc_avx2.h" /* ep__softmax_num_avx2 */
 
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
 
@@ -169,17 +169,7 @@ AVX2_FN static void attn_avx2(float *out, const float *q, const float *k, const 
       a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kt + d), a);
     s[t] = hsum(a) * scale;
   }
-  float mx = s[0], sum = 0;
-  for (int u = 1; u < n_pos; u++) mx = s[u] > mx ? s[u] : mx;
-  __m256 vmx = _mm256_set1_ps(mx), vsum = _mm256_setzero_ps();
-  t = 0;
-  for (; t + 8 <= n_pos; t += 8) {
-    __m256 e = ep__exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + t), vmx));
-    _mm256_storeu_ps(s + t, e);
-    vsum = _mm256_add_ps(vsum, e);
-  }
-  for (; t < n_pos; t++) sum += s[t] = expf(s[t] - mx);
-  sum += hsum(vsum);
+  float sum = ep__softmax_num_avx2(s, n_pos);
   __m256 inv = _mm256_set1_ps(1.0f / sum);
   for (int d0 = 0; d0 < hd; d0 += 64) {
     int nv = (hd - d0) / 8 < 8 ? (hd - d0) / 8 : 8;

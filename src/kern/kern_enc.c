@@ -17,33 +17,13 @@
 #include "kern/kern_impl.h"
 #include "kern/pool.h"
 
-/* softmax of one row in place: AVX2 ep__exp_ps (relative error ~1e-7); the max and
- * the final scaling 8 lanes at a time too */
+/* softmax of one row in place: AVX2 numerators (ep__softmax_num_avx2, exp relative
+ * error ~1e-7), the final scaling 8 lanes at a time too */
 __attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, int n) {
-  int i = 0;
-  float mx = x[0];
-  if (n >= 8) {
-    __m256 mv = _mm256_loadu_ps(x);
-    for (i = 8; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
-    float lane[8];
-    _mm256_storeu_ps(lane, mv);
-    for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
-  }
-  for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-  __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
-  i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 e = ep__exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-    _mm256_storeu_ps(x + i, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  float lane[8], sum = 0;
-  _mm256_storeu_ps(lane, acc);
-  for (int l = 0; l < 8; l++) sum += lane[l];
-  for (; i < n; i++) sum += x[i] = expf(x[i] - mx);
-  float inv = 1.0f / sum;
+  float inv = 1.0f / ep__softmax_num_avx2(x, n);
   __m256 iv = _mm256_set1_ps(inv);
-  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv));
   for (; i < n; i++) x[i] *= inv;
 }
 

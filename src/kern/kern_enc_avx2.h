@@ -6,6 +6,7 @@
 #define EP_KERN_ENC_AVX2_H
 
 #include <immintrin.h>
+#include <math.h>
 
 /* exp(a) for a in [-87, 0]: a = n ln2 + r, |r| <= ln2/2, degree-6 Taylor of e^r
  * (relative error ~1e-7) */
@@ -41,6 +42,32 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256 ep__gelu
   __m256 f = _mm256_blendv_ps(c, _mm256_sub_ps(_mm256_set1_ps(2.0f), c),
                               _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
   return _mm256_mul_ps(_mm256_mul_ps(half, v), f);
+}
+
+/* softmax numerators in place: x[i] = exp(x[i] - max x), max and exp 8 lanes at a
+ * time, the scalar tail with expf; returns their sum (the caller scales by 1/sum) */
+__attribute__((target("avx2,fma"))) static inline float ep__softmax_num_avx2(float *x, int n) {
+  int i = 0;
+  float mx = x[0];
+  if (n >= 8) {
+    __m256 mv = _mm256_loadu_ps(x);
+    for (i = 8; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    float lane[8];
+    _mm256_storeu_ps(lane, mv);
+    for (int l = 0; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
+  }
+  for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+  __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 e = ep__exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float lane[8], sum = 0;
+  _mm256_storeu_ps(lane, acc);
+  for (int l = 0; l < 8; l++) sum += lane[l];
+  for (; i < n; i++) sum += x[i] = expf(x[i] - mx);
+  return sum;
 }
 
 #endif
