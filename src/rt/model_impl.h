@@ -59,8 +59,8 @@ struct ep_model {
   size_t fwd_cap;
   void **owned;        /* allocations freed with the model */
   size_t nowned, capowned;
-  uint8_t *q8_next;    /* free space in the current Q8 weight chunk (model_weights.c) */
-  size_t q8_left;      /* bytes */
+  uint8_t *hp_next;    /* free space in the current huge-page weight chunk (model_weights.c) */
+  size_t hp_left;      /* bytes */
 };
 
 /* Per-sequence cache, head-major: k and v are [n_layer][n_kv][cap][hd]

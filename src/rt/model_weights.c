@@ -30,33 +30,34 @@ void *ep__own(ep_model *m, size_t bytes) {
   return p;
 }
 
-/* Q8 weights live in 2 MiB-aligned chunks of >= 32 MiB marked MADV_HUGEPAGE:
+/* Streamed weights (Q8, F16/BF16 copies, F32 on the AVX2 kernel) live in 2 MiB-
+ * aligned chunks of >= 32 MiB marked MADV_HUGEPAGE:
  * the int8 GEMV streams every weight once per token, and on 4 KiB pages (one
  * small mmap per matrix) it measured ~25% slower (bench/bench_gemv.c: the
  * TLB misses and the 4 KiB-bounded hardware prefetch cost more than the
  * arithmetic). Matrices are placed back to back, 64-byte aligned; a chunk's
  * tail that a matrix does not fit in is left unused. */
-#define Q8_CHUNK_ALIGN ((size_t)2 << 20)
-#define Q8_CHUNK_MIN ((size_t)32 << 20)
+#define HP_CHUNK_ALIGN ((size_t)2 << 20)
+#define HP_CHUNK_MIN ((size_t)32 << 20)
 
-static void *q8_alloc(ep_model *m, size_t bytes) {
+static void *hp_alloc(ep_model *m, size_t bytes) {
   bytes = (bytes + 63) & ~(size_t)63;
-  if (bytes > m->q8_left) {
-    size_t sz = bytes > Q8_CHUNK_MIN ? bytes : Q8_CHUNK_MIN;
-    sz = (sz + Q8_CHUNK_ALIGN - 1) & ~(Q8_CHUNK_ALIGN - 1);
+  if (bytes > m->hp_left) {
+    size_t sz = bytes > HP_CHUNK_MIN ? bytes : HP_CHUNK_MIN;
+    sz = (sz + HP_CHUNK_ALIGN - 1) & ~(HP_CHUNK_ALIGN - 1);
     if (own_reserve(m) != EP_OK) return NULL;
-    uint8_t *c = aligned_alloc(Q8_CHUNK_ALIGN, sz);
+    uint8_t *c = aligned_alloc(HP_CHUNK_ALIGN, sz);
     if (!c) return NULL;
 #ifdef MADV_HUGEPAGE
     (void)madvise(c, sz, MADV_HUGEPAGE); /* a hint: without THP the chunk is just memory */
 #endif
     m->owned[m->nowned++] = c;
-    m->q8_next = c;
-    m->q8_left = sz;
+    m->hp_next = c;
+    m->hp_left = sz;
   }
-  void *p = m->q8_next;
-  m->q8_next += bytes;
-  m->q8_left -= bytes;
+  void *p = m->hp_next;
+  m->hp_next += bytes;
+  m->hp_left -= bytes;
   return p;
 }
 
@@ -161,7 +162,7 @@ static void convert(void *dst, ep_kern_wtype want, const void *src, ep_kern_wtyp
 static int quantize_rows(ep_model *m, const char *name, ep_mat *dst, const void *src, ep_kern_wtype have,
                          int out, int in, size_t so, size_t si, char *err, size_t errsz) {
   size_t rb = ep_kern_row_bytes(EP_KW_Q8, in), esz = have == EP_KW_F32 ? 4 : 2;
-  uint8_t *copy = q8_alloc(m, rb * (size_t)out);
+  uint8_t *copy = hp_alloc(m, rb * (size_t)out);
   float *row = malloc((size_t)in * sizeof(float));
   if (!copy || !row) {
     free(row);
@@ -198,7 +199,7 @@ int ep__mat(ep_model *m, const char *name, int out, int in, ep_mat *dst, char *e
     return EP_OK;
   }
   if (want == wt && wt == EP_KW_F32 && (uintptr_t)t->data % esz == 0) {
-    void *c = q8_alloc(m, (size_t)t->numel * 4);
+    void *c = hp_alloc(m, (size_t)t->numel * 4);
     if (!c) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
     memcpy(c, t->data, (size_t)t->numel * 4);
     drop_file_pages(t->data, (size_t)t->numel * 4);
@@ -206,7 +207,7 @@ int ep__mat(ep_model *m, const char *name, int out, int in, ep_mat *dst, char *e
     return EP_OK;
   }
   /* F16/BF16 copies are streamed like Q8 ones: same huge-page chunks (measured ~15% faster) */
-  void *copy = want == EP_KW_F32 ? ep__own(m, (size_t)t->numel * 4) : q8_alloc(m, (size_t)t->numel * 2);
+  void *copy = want == EP_KW_F32 ? ep__own(m, (size_t)t->numel * 4) : hp_alloc(m, (size_t)t->numel * 2);
   if (!copy) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
   convert(copy, want, t->data, wt, (size_t)t->numel);
   dst->data = copy;
@@ -221,7 +222,7 @@ int ep__mat_t(ep_model *m, const char *name, int in, int out, ep_mat *dst, char 
   ep_kern_wtype want = wanted(m, wt);
   if (want == EP_KW_Q8) return quantize_rows(m, name, dst, t->data, wt, out, in, 1, (size_t)out, err, errsz);
   size_t esz = wt == EP_KW_F32 ? 4 : 2, wsz = want == EP_KW_F32 ? 4 : 2;
-  uint8_t *copy = want == EP_KW_F32 ? ep__own(m, (size_t)t->numel * wsz) : q8_alloc(m, (size_t)t->numel * wsz);
+  uint8_t *copy = want == EP_KW_F32 ? ep__own(m, (size_t)t->numel * wsz) : hp_alloc(m, (size_t)t->numel * wsz);
   if (!copy) return w_fail(err, errsz, EP_ENOMEM, name, "out of memory");
   const uint8_t *src = t->data;
   for (int i = 0; i < in; i++)
