@@ -164,12 +164,19 @@ static int kern_reserve_q(ep_kern *k, size_t bytes) {
  * activations, i.e. the int8 product sum_b (sx*sw)*sum(qx*qw) evaluated in
  * float (equal to the int8 kernels up to float rounding, like F32's sgemm). */
 #define BLAS_CVT_CHUNK_FLOATS ((size_t)1 << 18)
+/* With AVX2, Q8 rows skip sgemm: the Q8-rounded x is laid out once per call as panels
+ * of 16 tokens [ceil(n/16)][in][16] (kern_xdq), and each task computes its block of
+ * y^T with kern_gemm.c's register tile (ep__gemm_panels_acc): per K block of
+ * Q8_PANEL_KC columns its W rows are dequantised (row-major, no transpose) and broadcast
+ * against the x panels; y^T is transposed into y at the end (small next to the GEMM). */
+#define Q8_PANEL_KC 256
+#define Q8_PANEL_MAX_ROWS 512
 
 typedef struct {
   ep_kern *k;
   const float *x;
   const ep_mm_out *op;
-  int n, in, chunk;
+  int n, in, chunk, panels;
 } blas_job;
 
 static void blas_task(void *ctx, int task, int thread) {
@@ -178,6 +185,25 @@ static void blas_task(void *ctx, int task, int thread) {
   int o0 = task * j->chunk, no = op->out - o0 < j->chunk ? op->out - o0 : j->chunk;
   float *y = op->y + o0;
   const float *w = (const float *)op->w + (size_t)o0 * j->in;
+  if (j->panels) { /* y^T block = W rows (dequantised per K block) x the x panels */
+    size_t rb = ep_kern_row_bytes(op->wt, j->in);
+    int np = (j->n + 15) & ~15;
+    float *wd = j->k->tbuf[thread], *ct = wd + (size_t)j->chunk * Q8_PANEL_KC;
+    const uint8_t *w0 = (const uint8_t *)op->w + (size_t)o0 * rb;
+    for (int kb = 0; kb < j->in; kb += Q8_PANEL_KC) {
+      int kc = j->in - kb < Q8_PANEL_KC ? j->in - kb : Q8_PANEL_KC;
+      for (int r = 0; r < no; r++) /* kb is a multiple of the Q8 block */
+        ep__q8_to_f32(wd + (size_t)r * Q8_PANEL_KC, w0 + (size_t)r * rb + (size_t)kb / EP_Q8_BLOCK * EP_Q8_BLOCK_BYTES,
+                      (size_t)kc);
+      ep__gemm_panels_acc(ct, (size_t)np, wd, Q8_PANEL_KC, no, kc, j->x + (size_t)kb * 16, (size_t)j->in * 16, np,
+                          NULL, kb == 0);
+    }
+    for (int t = 0; t < j->n; t++) {
+      float *yt = y + (size_t)t * op->out;
+      for (int r = 0; r < no; r++) yt[r] = ct[(size_t)r * np + t] + (op->bias ? op->bias[o0 + r] : 0.0f);
+    }
+    return;
+  }
   if (op->wt != EP_KW_F32) {
     float *wf = j->k->tbuf[thread];
     size_t rb = ep_kern_row_bytes(op->wt, j->in);
@@ -195,24 +221,54 @@ static void blas_task(void *ctx, int task, int thread) {
 }
 
 static int mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *op) {
-  blas_job j = {k, x, op, n, in, op->out};
+  blas_job j = {k, x, op, n, in, op->out, 0};
   if (k->nthreads > 1) { /* 2 tasks per thread, multiples of 64 columns */
     j.chunk = (op->out + 2 * k->nthreads - 1) / (2 * k->nthreads);
     j.chunk = (j.chunk + 63) & ~63;
   }
   if (op->wt != EP_KW_F32) {
-    int cap = (int)(BLAS_CVT_CHUNK_FLOATS / (size_t)in) & ~15;
+    j.panels = op->wt == EP_KW_Q8 && k->isa == &ep__isa_avx2;
+    int cap = j.panels ? Q8_PANEL_MAX_ROWS : (int)(BLAS_CVT_CHUNK_FLOATS / (size_t)in) & ~15;
     if (cap < 16) cap = 16;
     if (j.chunk > cap) j.chunk = cap;
-    if (kern_reserve(k, (size_t)j.chunk * in) != EP_OK) return EP_ENOMEM;
+    size_t need = j.panels ? (size_t)j.chunk * (Q8_PANEL_KC + (size_t)((n + 15) & ~15)) : (size_t)j.chunk * in;
+    if (kern_reserve(k, need) != EP_OK) return EP_ENOMEM;
   }
   ep_pool_run(k->pool, (op->out + j.chunk - 1) / j.chunk, blas_task, &j);
   return EP_OK;
 }
 
-/* x quantised to Q8 rows and back (the activations the int8 kernels see) */
+/* x quantised to Q8 rows and back (the activations the int8 kernels see); with AVX2
+ * laid out as 16-token panels for ep__gemm_panels_acc, else row-major for sgemm */
 static const float *kern_xdq(ep_kern *k, const float *x, int n, int in) {
   size_t qs = ep_kern_row_bytes(EP_KW_Q8, in), nf = (size_t)n * in;
+  if (k->isa == &ep__isa_avx2) { /* the Q8 panel path: [ceil(n/16)][in][16], zero-padded */
+    size_t np = (size_t)(n + 15) / 16, nfp = np * 16 * (size_t)in;
+    if (kern_reserve_q(k, ((qs + 63) & ~(size_t)63) + (size_t)16 * in * sizeof(float)) != EP_OK) return NULL;
+    if (nfp > k->xdq_n) {
+      free(k->xdq);
+      k->xdq = aligned_alloc(64, nfp * sizeof(float));
+      k->xdq_n = k->xdq ? nfp : 0;
+      if (!k->xdq) return NULL;
+    }
+    float *rows = (float *)(k->qbuf + ((qs + 63) & ~(size_t)63)); /* 16 rows after the Q8 row */
+    for (size_t p = 0; p < np; p++) {
+      for (int t = 0; t < 16; t++) {
+        float *row = rows + (size_t)t * in;
+        size_t tok = p * 16 + (size_t)t;
+        if (tok >= (size_t)n) {
+          memset(row, 0, (size_t)in * sizeof(float));
+          continue;
+        }
+        ep_kern_quantize_q8(k->qbuf, x + tok * (size_t)in, in);
+        ep__q8_to_f32(row, k->qbuf, (size_t)in);
+      }
+      float *dst = k->xdq + p * 16 * (size_t)in;
+      for (int c = 0; c < in; c++)
+        for (int t = 0; t < 16; t++) dst[(size_t)c * 16 + t] = rows[(size_t)t * in + c];
+    }
+    return k->xdq;
+  }
   if (kern_reserve_q(k, qs) != EP_OK) return NULL;
   if (nf > k->xdq_n) {
     float *b = realloc(k->xdq, nf * sizeof(float));

@@ -226,6 +226,35 @@ void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, in
   }
 }
 
+/* C[m x n] (ldc apart) = (first ? bias or 0 : C) + A[m x kc] (lda apart) * B, B panels
+ * of [kc][16] floats, pst floats apart (32-byte aligned); one thread */
+void ep__gemm_panels_acc(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, size_t pst,
+                         int n, const float *bias, int first) {
+  float tmp[GEMM_MR * GEMM_NR], tb[GEMM_NR];
+  for (int p = 0; p * GEMM_NR < n; p++) {
+    const float *bp = b + (size_t)p * pst, *init = bias ? bias + p * GEMM_NR : NULL;
+    int n0 = p * GEMM_NR, nr = n - n0 < GEMM_NR ? n - n0 : GEMM_NR;
+    if (nr < GEMM_NR && init) {
+      memset(tb, 0, sizeof tb);
+      memcpy(tb, init, (size_t)nr * sizeof(float));
+      init = tb;
+    }
+    for (int i = 0; i < m;) {
+      int mr = tile_rows(m - i);
+      const float *ai = a + (size_t)i * lda;
+      float *ci = c + (size_t)i * ldc + n0;
+      if (nr == GEMM_NR) {
+        tiles[mr](kc, ai, lda, bp, ci, ldc, init, first, 0, NULL, 0);
+      } else {
+        for (int r = 0; r < mr && !first; r++) memcpy(tmp + r * GEMM_NR, ci + (size_t)r * ldc, (size_t)nr * 4);
+        tiles[mr](kc, ai, lda, bp, tmp, GEMM_NR, init, first, 0, NULL, 0);
+        for (int r = 0; r < mr; r++) memcpy(ci + (size_t)r * ldc, tmp + r * GEMM_NR, (size_t)nr * 4);
+      }
+      i += mr;
+    }
+  }
+}
+
 static void gemm_task(void *ctx, int task, int thread) {
   (void)thread;
   const gemm_job *j = ctx;
@@ -272,6 +301,10 @@ void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, in
 #else
 void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, int n) {
   (void)c, (void)ldc, (void)a, (void)lda, (void)m, (void)kc, (void)b, (void)n; /* AVX2 callers only */
+}
+void ep__gemm_panels_acc(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, size_t pst,
+                         int n, const float *bias, int first) {
+  (void)c, (void)ldc, (void)a, (void)lda, (void)m, (void)kc, (void)b, (void)pst, (void)n, (void)bias, (void)first;
 }
 void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, int nouts) {
   (void)k, (void)x, (void)n, (void)outs, (void)nouts; /* unreachable: ep_kern_pack returned NULL */

@@ -56,6 +56,11 @@ void ep__gelu_erf_avx2(float *x, size_t n);
  * [ceil(n/16)][kc][16] (zero-padded, 32-byte aligned); one thread, AVX2/FMA only
  * (kern_gemm.c's register tile; the encoder attention of kern_enc.c) */
 void ep__gemm_panels(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, int n);
+/* C[m x n] (ldc apart) = (first ? bias or 0 : C) + A[m x kc] (lda apart) * B, B as
+ * 16-column panels of [kc][16] floats, pst floats apart; one thread, AVX2/FMA only
+ * (the int8 prefill path of kern.c mm_blas) */
+void ep__gemm_panels_acc(float *c, size_t ldc, const float *a, size_t lda, int m, int kc, const float *b, size_t pst,
+                         int n, const float *bias, int first);
 
 /* the pool of a kernel context (kern.c), for the row ops of kern_rows.c */
 struct ep_pool;

@@ -425,7 +425,9 @@ int main(void) {
   RUN(test_q8_dequant_avx2);
   const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
                            {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256},
-                           {33, 300, 1100}}; /* BLAS sizes: F16/BF16 widened in chunks */
+                           {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300}};
+  /* BLAS sizes: F16/BF16 widened in chunks; Q8 with AVX2 on 16-token x panels, K blocks
+   * of 256 (a last block of 8 columns: part of a Q8 block), ragged token/output tails */
   for (int mode = 0; mode < 2; mode++)
     for (int th = 1; th <= 2; th++) {
       ep_kern *k = ep_kern_new(th, mode ? EP_KERN_REF : EP_KERN_AUTO);
