@@ -28,12 +28,20 @@ static void render(json_t *spec, const char *name) {
   row.url = strdup("http://127.0.0.1:1/");
   row.revision = 1;
   json_t *out = ep_spec_render(&row, NULL, "http://127.0.0.1:8080");
-  char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-  if (text && row.spec && strstr(row.spec, "\"S\":\"x\"") && strstr(text, "\"S\":\"x\"")) {
-    fprintf(stderr, "fuzz_api_json: secret value rendered: %s\n", text);
-    abort();
+  /* every stored secret comes back redacted (a value equal to the marker may stay) */
+  json_t *in_sec = json_object_get(json_object_get(spec, "model"), "secrets");
+  json_t *out_sec = json_object_get(json_object_get(out, "model"), "secrets");
+  const char *k;
+  json_t *v;
+  json_object_foreach(in_sec, k, v) {
+    json_t *r = json_object_get(out_sec, k);
+    if (json_is_string(v) && json_is_string(r) && json_equal(v, r) &&
+        strcmp(json_string_value(v), EP_SECRET_REDACTED) != 0) {
+      char *text = json_dumps(out, JSON_COMPACT);
+      fprintf(stderr, "fuzz_api_json: secret value rendered: %s\n", text ? text : "?");
+      abort();
+    }
   }
-  free(text);
   json_decref(out);
   (void)ep_spec_health_route(spec);
   free(row.spec);
