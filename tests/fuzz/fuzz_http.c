@@ -99,7 +99,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (fd < 0) abort();
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(ep_http_server_port(g_srv)),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) abort();
+  /* transient loopback exhaustion (ephemeral ports, accept backlog) at thousands of
+   * connections a second is retried while the loop runs; a server that stays
+   * unreachable for 2 s is a failure */
+  int tries = 0;
+  while (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    int err = errno;
+    if ((err != EADDRNOTAVAIL && err != EAGAIN && err != ECONNREFUSED && err != EINTR) ||
+        ++tries > 200) {
+      fprintf(stderr, "fuzz_http: connect: %s (after %d tries)\n", strerror(err), tries);
+      abort();
+    }
+    close(fd);
+    uv_run(&g_loop, UV_RUN_NOWAIT);
+    poll(NULL, 0, 10);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) abort();
+  }
   size_t off = 0;
   while (off < size) {
     ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
