@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "http/put.h"
 
 typedef struct cconn cconn;
 
@@ -413,22 +414,6 @@ static int own_header(const char *n) {
   }
 }
 
-/* Bytes of s copied to w; returns the end. */
-static char *put(char *w, const char *s, size_t n) {
-  memcpy(w, s, n);
-  return w + n;
-}
-#define PUT_LIT(w, lit) put(w, lit, sizeof lit - 1)
-
-static char *put_uint(char *w, unsigned long long v) {
-  char tmp[24];
-  int n = 0;
-  do tmp[n++] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n) *w++ = tmp[--n];
-  return w;
-}
-
 /* Serializes the request into one reservation (no printf, no per-piece
  * append: it is on every proxied request's path). */
 static int build_request(ep_buf *b, const ep_http_client_reqspec *rs, const char *host, int port,
@@ -439,31 +424,31 @@ static int build_request(ep_buf *b, const ep_http_client_reqspec *rs, const char
     need += strlen(rs->headers[i].name) + strlen(rs->headers[i].value) + 4;
   if (ep_buf_reserve(b, need)) return EP_ENOMEM;
   char *w = b->data + b->len;
-  w = put(w, rs->method, lm);
+  w = ep__put(w, rs->method, lm);
   *w++ = ' ';
-  w = put(w, rs->target, lt);
-  w = PUT_LIT(w, " HTTP/1.1\r\nHost: ");
-  w = put(w, host, lh);
+  w = ep__put(w, rs->target, lt);
+  w = EP_PUT_LIT(w, " HTTP/1.1\r\nHost: ");
+  w = ep__put(w, host, lh);
   *w++ = ':';
-  w = put_uint(w, (unsigned)port);
-  w = PUT_LIT(w, "\r\n");
+  w = ep__put_u64(w, (unsigned)port);
+  w = EP_PUT_LIT(w, "\r\n");
   for (size_t i = 0; i < rs->nheaders; i++) {
     const ep_http_header *h = &rs->headers[i];
     if (own_header(h->name)) continue;
     if (strpbrk(h->name, "\r\n:") || strpbrk(h->value, "\r\n")) continue; /* no injection */
-    w = put(w, h->name, strlen(h->name));
-    w = PUT_LIT(w, ": ");
-    w = put(w, h->value, strlen(h->value));
-    w = PUT_LIT(w, "\r\n");
+    w = ep__put(w, h->name, strlen(h->name));
+    w = EP_PUT_LIT(w, ": ");
+    w = ep__put(w, h->value, strlen(h->value));
+    w = EP_PUT_LIT(w, "\r\n");
   }
   int has_body = rs->body_len > 0 || (!ci_eq(rs->method, "GET") && !ci_eq(rs->method, "HEAD"));
   if (has_body) {
-    w = PUT_LIT(w, "Content-Length: ");
-    w = put_uint(w, rs->body_len);
-    w = PUT_LIT(w, "\r\n");
+    w = EP_PUT_LIT(w, "Content-Length: ");
+    w = ep__put_u64(w, rs->body_len);
+    w = EP_PUT_LIT(w, "\r\n");
   }
-  w = keep ? PUT_LIT(w, "Connection: keep-alive\r\n\r\n") : PUT_LIT(w, "Connection: close\r\n\r\n");
-  if (rs->body_len) w = put(w, rs->body, rs->body_len);
+  w = keep ? EP_PUT_LIT(w, "Connection: keep-alive\r\n\r\n") : EP_PUT_LIT(w, "Connection: close\r\n\r\n");
+  if (rs->body_len) w = ep__put(w, rs->body, rs->body_len);
   b->len = (size_t)(w - b->data);
   b->data[b->len] = '\0';
   return EP_OK;

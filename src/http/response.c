@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "http/conn.h"
+#include "http/put.h"
 
 typedef struct {
   uv_write_t w;
@@ -180,22 +181,6 @@ void ep_http_add_header(ep_http_req *r, const char *name, const char *value) {
   r->nresp_headers++;
 }
 
-static char *put(char *p, const char *s, size_t n) {
-  memcpy(p, s, n);
-  return p + n;
-}
-#define PUT_LIT(p, lit) put(p, lit, sizeof lit - 1)
-
-/* Decimal text of v into p; returns the end. */
-static char *put_u64(char *p, unsigned long long v) {
-  char tmp[24];
-  int n = 0;
-  do tmp[n++] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n) *p++ = tmp[--n];
-  return p;
-}
-
 /* Builds the response head in the request arena (no printf: it is on every
  * request's path). Returns its length; *out NULL on OOM. */
 static size_t build_head(ep_http_req *r, int status, const char *ctype, long long content_length,
@@ -211,38 +196,38 @@ static size_t build_head(ep_http_req *r, int status, const char *ctype, long lon
   char *h = ep_arena_alloc(&r->arena, cap), *p = h;
   *out = h;
   if (!h) return 0;
-  p = PUT_LIT(p, "HTTP/1.1 ");
+  p = EP_PUT_LIT(p, "HTTP/1.1 ");
   unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
   *p++ = (char)('0' + st / 100);
   *p++ = (char)('0' + st / 10 % 10);
   *p++ = (char)('0' + st % 10);
   *p++ = ' ';
-  p = put(p, text, ltext);
-  p = PUT_LIT(p, "\r\nDate: ");
-  p = put(p, date, ldate);
-  p = PUT_LIT(p, "\r\nX-Request-Id: ");
-  p = put(p, r->request_id, lid);
-  p = PUT_LIT(p, "\r\n");
+  p = ep__put(p, text, ltext);
+  p = EP_PUT_LIT(p, "\r\nDate: ");
+  p = ep__put(p, date, ldate);
+  p = EP_PUT_LIT(p, "\r\nX-Request-Id: ");
+  p = ep__put(p, r->request_id, lid);
+  p = EP_PUT_LIT(p, "\r\n");
   if (ctype) {
-    p = PUT_LIT(p, "Content-Type: ");
-    p = put(p, ctype, lct);
-    p = PUT_LIT(p, "\r\n");
+    p = EP_PUT_LIT(p, "Content-Type: ");
+    p = ep__put(p, ctype, lct);
+    p = EP_PUT_LIT(p, "\r\n");
   }
   for (size_t i = 0; i < r->nresp_headers; i++) {
-    p = put(p, r->resp_headers[i].name, strlen(r->resp_headers[i].name));
-    p = PUT_LIT(p, ": ");
-    p = put(p, r->resp_headers[i].value, strlen(r->resp_headers[i].value));
-    p = PUT_LIT(p, "\r\n");
+    p = ep__put(p, r->resp_headers[i].name, strlen(r->resp_headers[i].name));
+    p = EP_PUT_LIT(p, ": ");
+    p = ep__put(p, r->resp_headers[i].value, strlen(r->resp_headers[i].value));
+    p = EP_PUT_LIT(p, "\r\n");
   }
   if (content_length >= 0) {
-    p = PUT_LIT(p, "Content-Length: ");
-    p = put_u64(p, (unsigned long long)content_length);
-    p = PUT_LIT(p, "\r\n");
+    p = EP_PUT_LIT(p, "Content-Length: ");
+    p = ep__put_u64(p, (unsigned long long)content_length);
+    p = EP_PUT_LIT(p, "\r\n");
   } else {
-    p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
+    p = EP_PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
   }
-  if (keep) p = PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
-  else p = PUT_LIT(p, "Connection: close\r\n\r\n");
+  if (keep) p = EP_PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
+  else p = EP_PUT_LIT(p, "Connection: close\r\n\r\n");
   return (size_t)(p - h);
 }
 
