@@ -1,9 +1,8 @@
 /* Loading a tokenizer: tokenizer.json (model, added tokens, pipeline
  * components), tokenizer_config.json (special tokens, chat template,
  * add_bos/eos), or a vocab.txt-only BERT folder; plus ep_tok_free and the
- * shared load helpers (error formatting, regex compilation, id table). */
+ * shared load helpers (regex compilation, id table). */
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +10,6 @@
 
 #include "base/err.h"
 #include "tok/tok-impl.h"
-
-int ep_tok_fail(char *err, size_t errsz, int code, const char *fmt, ...) {
-  if (err && errsz) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 int ep_tok_regex(ep_tok *t, const char *pat, size_t len, pcre2_code **out, char *err,
                  size_t errsz) {

@@ -12,6 +12,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/err.h"
 #include "tok/tok.h"
 
 /* ---- strings with offsets ------------------------------------------------ */
@@ -196,8 +197,7 @@ struct ep_tok {
 
 /* load helpers shared by the component parsers (load.c) */
 typedef struct json_t json_t;
-int ep_tok_fail(char *err, size_t errsz, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+#define ep_tok_fail ep_errf /* base/err.h: formats into err, returns code */
 /* Compiles a UTF/UCP regex owned by t. */
 int ep_tok_regex(ep_tok *t, const char *pat, size_t len, pcre2_code **out, char *err, size_t errsz);
 int ep_tok_parse_pattern(ep_tok *t, json_t *j, ep_tok_pattern *p, char *err, size_t errsz);
