@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "http/http.h"
+#include "loopback.h"
 #include "http/router.h"
 
 static int g_port;
@@ -80,18 +81,6 @@ static void handler(ep_http_req *r, void *ctx) {
 
 /* ---- client side ---- */
 
-static int connect_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  struct timeval tv = {3, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 static void send_all(int fd, const char *s, size_t n) {
   while (n) {
@@ -130,7 +119,7 @@ static int read_response(int fd, char *out, size_t outsz) {
 }
 
 static int request(const char *raw, char *out, size_t outsz) {
-  int fd = connect_port();
+  int fd = loopback_connect(g_port, 3);
   if (fd < 0) return -1;
   send_all(fd, raw, strlen(raw));
   int st = read_response(fd, out, outsz);
@@ -195,7 +184,7 @@ static void *client_main(void *arg) {
   CHECK_INT(request("NOT HTTP AT ALL\r\n\r\n", buf, sizeof buf), 400);
   /* keep-alive: two requests on one connection, and pipelining */
   {
-    int fd = connect_port();
+    int fd = loopback_connect(g_port, 3);
     send_all(fd, "GET /hello HTTP/1.1\r\n\r\n", 23);
     CHECK_INT(read_response(fd, buf, sizeof buf), 200);
     send_all(fd, "GET /hello HTTP/1.1\r\n\r\nGET /q?a=2 HTTP/1.1\r\n\r\n", 47);
@@ -213,7 +202,7 @@ static void *client_main(void *arg) {
   CHECK(strstr(buf, "data: {\"n\":1}\n\n") != NULL);
   /* client abort is reported to the handler */
   {
-    int fd = connect_port();
+    int fd = loopback_connect(g_port, 3);
     send_all(fd, "GET /wait HTTP/1.1\r\n\r\n", 22);
     usleep(100000);
     close(fd);
@@ -222,7 +211,7 @@ static void *client_main(void *arg) {
   }
   /* header timeout -> 408 */
   {
-    int fd = connect_port();
+    int fd = loopback_connect(g_port, 3);
     send_all(fd, "GET /hello HTTP/1.1\r\n", 21);
     CHECK_INT(read_response(fd, buf, sizeof buf), 408);
     close(fd);

@@ -14,6 +14,7 @@
 
 #include "http/client.h"
 #include "http/http.h"
+#include "loopback.h"
 
 #define BIG (4u << 20)
 #define CHUNK (300u << 10)
@@ -43,18 +44,6 @@ static void handler(ep_http_req *r, void *ctx) {
 
 /* ---- raw client (thread) ---- */
 
-static int connect_port(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  struct timeval tv = {5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 /* Reads until the head is complete; returns its length (buffer keeps any body bytes read). */
 static size_t read_head(int fd, char *buf, size_t cap, size_t *have) {
@@ -90,7 +79,7 @@ static void client_main(void) {
   char *body = malloc(BIG);
   char head[8192];
   size_t have;
-  int fd = connect_port(g_port);
+  int fd = loopback_connect(g_port, 5);
   CHECK(fd >= 0);
   /* two requests at once; do not read before the server had to queue */
   const char *reqs = "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n";
