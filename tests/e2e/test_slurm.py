@@ -236,6 +236,9 @@ def test_two_replicas_on_two_nodes(cluster):
             return js if sorted(j[3] for j in js) == sorted(cluster.nodes) else None
 
         jobs = wait_for(on_two_nodes, 40, "two jobs RUNNING on two nodes")
+        # both replicas answering directly is not yet both ready in the gateway (its probe)
+        wait_for(lambda: d.get("/v2/endpoint/admin/two").json()["status"]["readyReplica"] == 2
+                 or None, 20, "readyReplica 2")
         # concurrent slow requests: least-in-flight spreads them over both replicas
         def slow(_):
             return requests.post(d.url + "/endpoints/admin/two/slow", json={"seconds": 0.5},
