@@ -236,9 +236,9 @@ int ep_tok_bpe_load(ep_tok *t, json_t *model, char *err, size_t errsz) {
   const char *key;
   json_t *val;
   json_object_foreach(vocab, key, val) {
-    if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > 0x7FFFFFF)
+    int32_t id;
+    if (!ep_tok_json_id(t, val, &id))
       return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: bad vocab id for '%s'", key);
-    int32_t id = (int32_t)json_integer_value(val);
     int rc = ep_tok_set_piece(t, id, key, strlen(key));
     if (rc) return rc;
     if (ep_strmap_put(&t->vocab, t->pieces[id], t->plen[id], id)) return EP_ENOMEM;

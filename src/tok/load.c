@@ -50,6 +50,13 @@ int ep_tok_parse_pattern(ep_tok *t, json_t *j, ep_tok_pattern *p, char *err, siz
                      "tokenizer.json: pattern must be {\"String\"} or {\"Regex\"}");
 }
 
+int ep_tok_json_id(const ep_tok *t, json_t *v, int32_t *id) {
+  if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > t->max_id)
+    return 0;
+  *id = (int32_t)json_integer_value(v);
+  return 1;
+}
+
 int ep_tok_set_piece(ep_tok *t, int32_t id, const char *s, size_t len) {
   if (id < 0) return EP_EINVAL;
   if ((size_t)id >= t->cap_ids) {
@@ -81,6 +88,7 @@ static ep_tok *tok_new(void) {
   if (!t) return NULL;
   ep_arena_init(&t->mem, 1 << 16);
   t->bos = t->eos = t->pad = -1;
+  t->max_id = 0x7FFFFFF;
   return t;
 }
 
@@ -116,6 +124,11 @@ static int load_json(ep_tok *t, json_t *root, char *err, size_t errsz) {
   json_t *model = json_object_get(root, "model");
   if (!json_is_object(model))
     return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: missing \"model\" object");
+  /* Ids are dense in real vocabularies (added tokens follow the model's); a loose bound keeps a
+     hostile file from sizing the id table (13 bytes per id) far beyond its own entries. */
+  json_t *added = json_object_get(root, "added_tokens");
+  t->max_id = (int64_t)json_object_size(json_object_get(model, "vocab")) +
+              (int64_t)json_array_size(added) + 65535;
   const char *mt = json_string_value(json_object_get(model, "type"));
   if (!mt) mt = json_object_get(model, "merges") ? "BPE" : "(none)";
   int rc;
@@ -127,15 +140,13 @@ static int load_json(ep_tok *t, json_t *root, char *err, size_t errsz) {
     return ep_tok_fail(err, errsz, EP_EUNSUPPORTED, "tokenizer.json: unsupported model type '%s'",
                        mt);
   if (rc) return rc;
-  json_t *added = json_object_get(root, "added_tokens");
   for (size_t i = 0; json_is_array(added) && i < json_array_size(added); i++) {
-    json_t *a = json_array_get(added, i), *c = json_object_get(a, "content"),
-           *id = json_object_get(a, "id");
-    if (!json_is_string(c) || !json_is_integer(id) || json_integer_value(id) < 0 ||
-        json_integer_value(id) > 0x7FFFFFF)
+    json_t *a = json_array_get(added, i), *c = json_object_get(a, "content");
+    int32_t id;
+    if (!json_is_string(c) || !ep_tok_json_id(t, json_object_get(a, "id"), &id))
       return ep_tok_fail(err, errsz, EP_EPARSE, "tokenizer.json: added_tokens[%zu] malformed", i);
     rc = add_token(
-        t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id),
+        t, json_string_value(c), json_string_length(c), id,
         json_is_true(json_object_get(a, "special")), json_is_true(json_object_get(a, "lstrip")),
         json_is_true(json_object_get(a, "rstrip")), json_is_true(json_object_get(a, "single_word")),
         !json_is_false(json_object_get(a, "normalized")));

@@ -183,6 +183,7 @@ struct ep_tok {
   uint32_t *plen;
   uint8_t *special;
   size_t n_ids, cap_ids; /* exact size (highest id + 1) and allocated slots */
+  int64_t max_id;        /* largest id a tokenizer.json may use (bounds the id table) */
   ep_strmap vocab;       /* model vocabulary */
   ep_tok_model *model;
   ep_tok_node *norm, *pre, *post, *dec;
@@ -209,6 +210,8 @@ int ep_tok_bpe_load(ep_tok *t, json_t *model, char *err, size_t errsz);
 int ep_tok_wordpiece_load(ep_tok *t, json_t *model, char *err, size_t errsz);
 int ep_tok_wordpiece_new(ep_tok *t, int32_t unk, const char *prefix, size_t max_chars);
 int ep_tok_set_piece(ep_tok *t, int32_t id, const char *s, size_t len); /* grows id table */
+/* 1 when v is an integer id in [0, t->max_id], stored in *id. */
+int ep_tok_json_id(const ep_tok *t, json_t *v, int32_t *id);
 
 /* pipeline stages (per call; `a` is the call's arena) */
 int ep_tok_normalize(const ep_tok_node *n, ep_arena *a, const ep_nstr *in, ep_nstr *out);
