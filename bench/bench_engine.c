@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kern/kern.h"
 #include "rt/model.h"
 
 typedef struct {
@@ -230,8 +231,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   const ep_model_info *in = ep_model_get_info(m);
-  fprintf(stderr, "bench_engine: loaded %s (%s, %d layers, d=%d) in %.2fs\n", o.dir, in->arch, in->n_layer,
-          in->n_embd, now_s() - t0);
+  ep_kern *probe = ep_kern_new(1, EP_KERN_AUTO); /* the ISA the model's context picked (same rule, env EP_KERN) */
+  fprintf(stderr, "bench_engine: loaded %s (%s, %d layers, d=%d) in %.2fs, kernels %s\n", o.dir, in->arch,
+          in->n_layer, in->n_embd, now_s() - t0, probe ? ep_kern_isa(probe) : "?");
+  ep_kern_free(probe);
   if (o.prompt + o.decode + 1 > in->n_ctx) {
     fprintf(stderr, "bench_engine: prompt + decode exceeds n_ctx %d\n", in->n_ctx);
     ep_model_free(m);

@@ -10,6 +10,7 @@ PKGS=(
   build-essential cmake pkg-config git curl ca-certificates
   libuv1-dev libhttp-parser-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libsodium-dev libopenblas-dev libpcre2-dev libutf8proc-dev
+  libsimde-dev
   python3 python3-pytest python3-requests python3-numpy
   nodejs npm chromium
   clang libclang-rt-14-dev wrk

@@ -44,6 +44,7 @@ ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
   }
   const char *env = getenv("EP_KERN");
   if (mode == EP_KERN_AUTO && env && strcmp(env, "ref") == 0) mode = EP_KERN_REF;
+  if (mode == EP_KERN_AUTO && env && strcmp(env, "avx2") == 0) mode = EP_KERN_AVX2;
   ep_kern *k = calloc(1, sizeof *k);
   if (!k) return NULL;
   k->pool = ep_pool_new(threads);
@@ -57,8 +58,12 @@ ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
     ep_kern_free(k);
     return NULL;
   }
-  k->isa = (mode == EP_KERN_AUTO && ep__avx2_available()) ? &ep__isa_avx2 : &ep__isa_scalar;
-  k->use_blas = mode == EP_KERN_AUTO && !(env && strcmp(env, "noblas") == 0);
+  int a5 = mode == EP_KERN_AUTO ? ep__avx512_available() : 0;
+  k->isa = a5 == 2                                       ? &ep__isa_avx512_vnni
+           : a5 == 1                                     ? &ep__isa_avx512
+           : mode != EP_KERN_REF && ep__avx2_available() ? &ep__isa_avx2
+                                                         : &ep__isa_scalar;
+  k->use_blas = mode != EP_KERN_REF && !(env && strcmp(env, "noblas") == 0);
   if (k->use_blas) openblas_set_num_threads(1);
   return k;
 }
@@ -77,6 +82,7 @@ void ep_kern_free(ep_kern *k) {
 int ep_kern_threads(const ep_kern *k) { return k->nthreads; }
 ep_pool *ep__kern_pool(ep_kern *k) { return k->pool; }
 const char *ep_kern_isa(const ep_kern *k) { return k->isa->name; }
+int ep_kern_has_avx2(const ep_kern *k) { return k->isa->avx2; }
 
 /* per-thread scratch, 64-byte aligned (widened weight rows feed the register
  * tiles); contents are not kept when it grows */
@@ -227,7 +233,7 @@ static int mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *o
     j.chunk = (j.chunk + 63) & ~63;
   }
   if (op->wt != EP_KW_F32) {
-    j.panels = op->wt == EP_KW_Q8 && k->isa == &ep__isa_avx2;
+    j.panels = op->wt == EP_KW_Q8 && k->isa->avx2;
     int cap = j.panels ? Q8_PANEL_MAX_ROWS : (int)(BLAS_CVT_CHUNK_FLOATS / (size_t)in) & ~15;
     if (cap < 16) cap = 16;
     if (j.chunk > cap) j.chunk = cap;
@@ -242,7 +248,7 @@ static int mm_blas(ep_kern *k, const float *x, int n, int in, const ep_mm_out *o
  * laid out as 16-token panels for ep__gemm_panels_acc, else row-major for sgemm */
 static const float *kern_xdq(ep_kern *k, const float *x, int n, int in) {
   size_t qs = ep_kern_row_bytes(EP_KW_Q8, in), nf = (size_t)n * in;
-  if (k->isa == &ep__isa_avx2) { /* the Q8 panel path: [ceil(n/16)][in][16], zero-padded */
+  if (k->isa->avx2) { /* the Q8 panel path: [ceil(n/16)][in][16], zero-padded */
     size_t np = (size_t)(n + 15) / 16, nfp = np * 16 * (size_t)in;
     if (kern_reserve_q(k, ((qs + 63) & ~(size_t)63) + (size_t)16 * in * sizeof(float)) != EP_OK) return NULL;
     if (nfp > k->xdq_n) {

@@ -2,7 +2,7 @@
  *  - ep_ref_*: plain single-threaded C reference kernels, kept as the test
  *    oracle (correct and readable, not fast);
  *  - ep_kern_*: the kernels the model calls, run on a persistent thread pool
- *    with AVX2/FMA/F16C dot products when the CPU has them (runtime check) and
+ *    with AVX-512 or AVX2/FMA/F16C dot products when the CPU has them (runtime check) and
  *    OpenBLAS sgemm for large F32 prefill GEMMs. Env EP_KERN=ref forces the
  *    portable scalar path (still threaded, no BLAS) so CI can test both.
  * Shapes are row-major; weight matrices are [out, in] as in HF nn.Linear.
@@ -83,13 +83,20 @@ void ep_ref_attention(float *out, const float *q, const float *k, const float *v
 
 /* ---- fast, threaded kernels ---- */
 typedef struct ep_kern ep_kern;
-typedef enum { EP_KERN_AUTO = 0, EP_KERN_REF } ep_kern_mode;
+/* AUTO: the widest ISA the CPU has (AVX-512 F/BW/VL, with VNNI for Q8 when
+ * present; else AVX2/FMA/F16C; else portable C); AVX2: at most AVX2 (to
+ * compare with AVX-512 on one machine); REF: portable C, no BLAS. */
+typedef enum { EP_KERN_AUTO = 0, EP_KERN_REF, EP_KERN_AVX2 } ep_kern_mode;
 
-/* threads <= 0: number of online CPUs. mode AUTO honours env EP_KERN=ref. */
+/* threads <= 0: number of online CPUs. mode AUTO honours env EP_KERN=ref
+ * (as REF) and EP_KERN=avx2 (as AVX2). */
 ep_kern *ep_kern_new(int threads, ep_kern_mode mode);
 void ep_kern_free(ep_kern *k);
 int ep_kern_threads(const ep_kern *k);
-const char *ep_kern_isa(const ep_kern *k); /* "avx2" | "scalar" */
+const char *ep_kern_isa(const ep_kern *k); /* "avx512vnni" | "avx512" | "avx2" | "scalar" */
+/* 1 when the AVX2/FMA kernels run (ISA avx2 or avx512*): packed GEMM, encoder
+ * attention and vector math, Q8 prefill panels */
+int ep_kern_has_avx2(const ep_kern *k);
 
 /* ep_ref_logsumexp, AVX2 when the CPU has it (no context, single thread):
  * |diff| <= 1e-6 * (1 + |result|) from the vector exp (tested) */

@@ -62,7 +62,8 @@ const ep__isa ep__isa_scalar = {"scalar",
                                 {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
                                 {NULL, cvt_scalar_f16, cvt_scalar_bf16},
                                 {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
-                                NULL};
+                                NULL,
+                                0};
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -204,7 +205,8 @@ const ep__isa ep__isa_avx2 = {"avx2",
                               {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16},
                               {NULL, cvt_avx2_f16, cvt_avx2_bf16},
                               {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8},
-                              attn_avx2};
+                              attn_avx2,
+                              1};
 
 /* Q8 quantisation, bytes identical to ep__quantize_q8_scalar: same amax,
  * same scale and 1/scale, v = x * inv per lane, round half away from zero as
@@ -272,7 +274,8 @@ const ep__isa ep__isa_avx2 = {"scalar",
                               {dot_scalar_f32, dot_scalar_f16, dot_scalar_bf16},
                               {NULL, cvt_scalar_f16, cvt_scalar_bf16},
                               {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
-                                NULL};
+                              NULL,
+                              0};
 int ep__avx2_available(void) { return 0; }
 void ep__quantize_q8_avx2(void *dst, const float *src, int n) { ep__quantize_q8_scalar(dst, src, n); }
 void ep__q8_to_f32_avx2(float *dst, const void *src, size_t n) { ep__q8_to_f32_scalar(dst, src, n); }

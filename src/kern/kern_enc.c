@@ -92,7 +92,7 @@ int ep_kern_attention_full(ep_kern *k, float *out, const float *q, const float *
   for (int i = 0; rc == EP_OK && i < th; i++)
     if (!(scratch[i] = aligned_alloc(64, sbytes))) rc = EP_ENOMEM;
   if (rc == EP_OK) {
-    enc_at_job j = {out, q, kk, v, start, seq_len, stride, n_head, hd, scratch, !strcmp(ep_kern_isa(k), "avx2")};
+    enc_at_job j = {out, q, kk, v, start, seq_len, stride, n_head, hd, scratch, ep_kern_has_avx2(k)};
     ep_pool_run(ep__kern_pool(k), (int)nseq * n_head, enc_at_task, &j);
   }
   for (int i = 0; scratch && i < th; i++) free(scratch[i]);
@@ -198,7 +198,7 @@ static int enc_tasks(ep_kern *k, size_t units, size_t elems) {
 
 void ep_kern_gelu_erf(ep_kern *k, float *x, size_t n) {
   if (!n) return;
-  enc_row_job j = {.x = x, .len = n, .ntasks = enc_tasks(k, n, n), .avx2 = !strcmp(ep_kern_isa(k), "avx2")};
+  enc_row_job j = {.x = x, .len = n, .ntasks = enc_tasks(k, n, n), .avx2 = ep_kern_has_avx2(k)};
   ep_pool_run(ep__kern_pool(k), j.ntasks, gelu_task, &j);
 }
 
@@ -206,6 +206,6 @@ void ep_kern_add_layernorm(ep_kern *k, float *x, const float *r, const float *w,
                            int d, float eps) {
   if (n <= 0) return;
   enc_row_job j = {.x = x, .r = r, .w = w, .b = b, .n = n, .d = d, .eps = eps,
-                   .ntasks = enc_tasks(k, (size_t)n, (size_t)n * d), .avx2 = !strcmp(ep_kern_isa(k), "avx2")};
+                   .ntasks = enc_tasks(k, (size_t)n, (size_t)n * d), .avx2 = ep_kern_has_avx2(k)};
   ep_pool_run(ep__kern_pool(k), j.ntasks, addln_task, &j);
 }

@@ -32,7 +32,7 @@ void ep_kern_packed_free(ep_kern_packed *p) {
 }
 
 ep_kern_packed *ep_kern_pack(ep_kern *k, const void *w, ep_kern_wtype wt, int out, int in) {
-  if (!k || !w || out <= 0 || in <= 0 || wt == EP_KW_Q8 || strcmp(ep_kern_isa(k), "avx2") != 0) return NULL;
+  if (!k || !w || out <= 0 || in <= 0 || wt == EP_KW_Q8 || !ep_kern_has_avx2(k)) return NULL;
   ep_kern_packed *p = calloc(1, sizeof *p);
   float *row = malloc((size_t)in * sizeof *row);
   if (!p || !row) goto fail;

@@ -26,11 +26,25 @@ typedef struct {
   ep__cvt_fn cvt[3];          /* to f32; [EP_KW_F32] unused */
   ep__mm_fn mm[EP_KW_COUNT];  /* by ep_kern_wtype */
   ep__attn_fn attn;           /* NULL: portable loop in kern.c */
+  int avx2;                   /* the CPU has AVX2/FMA/F16C: the AVX2-only paths (packed
+                               * GEMM, encoder, Q8 prefill panels) may run */
 } ep__isa;
 
 extern const ep__isa ep__isa_scalar;
 int ep__avx2_available(void);
 extern const ep__isa ep__isa_avx2;
+/* AVX-512 F/BW/VL decode kernels (kern_avx512.c); the _vnni table differs only
+ * in its Q8 block (vpdpbusd instead of vpmaddubsw + vpmaddwd: the same exact
+ * integer sums, so the same bits). ep__avx512_available: 0 without AVX-512
+ * F/BW/VL (or AVX2/FMA/F16C) or without OS support for the ZMM state, 1 with,
+ * 2 with AVX512_VNNI too. */
+int ep__avx512_available(void);
+extern const ep__isa ep__isa_avx512;
+extern const ep__isa ep__isa_avx512_vnni;
+/* the same file compiled against SIMDe (portable emulation, any CPU): only in
+ * the ep_kern_simde library that tests link (CMakeLists.txt) */
+extern const ep__isa ep__isa_avx512_simde;
+extern const ep__isa ep__isa_avx512_vnni_simde;
 
 /* scalar Q8 dot of nb blocks (kern_q8.c), shared by the reference and the
  * scalar ISA */

@@ -130,7 +130,7 @@ int ep__bert_pack(ep_encoder *e) {
       if (ms[i]->wt != EP_KW_F32) continue;
       ms[i]->packed = ep_kern_pack(e->kern, ms[i]->data, ms[i]->wt, ms[i]->out, ms[i]->in);
       if (!ms[i]->packed) {
-        if (strcmp(ep_kern_isa(e->kern), "avx2") == 0) return EP_ENOMEM;
+        if (ep_kern_has_avx2(e->kern)) return EP_ENOMEM;
         return EP_OK; /* no AVX2/FMA (or EP_KERN=ref): nothing packed */
       }
       drop_pages(e, ms[i]);

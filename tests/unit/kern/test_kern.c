@@ -428,11 +428,15 @@ int main(void) {
                            {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300}};
   /* BLAS sizes: F16/BF16 widened in chunks; Q8 with AVX2 on 16-token x panels, K blocks
    * of 256 (a last block of 8 columns: part of a Q8 block), ragged token/output tails */
-  for (int mode = 0; mode < 2; mode++)
+  /* AUTO picks AVX-512 where the CPU has it; then AVX2 is checked too (EP_KERN_AVX2) */
+  const ep_kern_mode modes[3] = {EP_KERN_AUTO, EP_KERN_AVX2, EP_KERN_REF};
+  const char *mode_name[3] = {"auto", "avx2", "ref"};
+  for (int mode = 0; mode < 3; mode++)
     for (int th = 1; th <= 2; th++) {
-      ep_kern *k = ep_kern_new(th, mode ? EP_KERN_REF : EP_KERN_AUTO);
+      if (modes[mode] == EP_KERN_AVX2 && !ep__avx512_available()) continue; /* the same as auto */
+      ep_kern *k = ep_kern_new(th, modes[mode]);
       CHECK(k != NULL);
-      fprintf(stderr, "-- kern mode=%s isa=%s threads=%d\n", mode ? "ref" : "auto", ep_kern_isa(k),
+      fprintf(stderr, "-- kern mode=%s isa=%s threads=%d\n", mode_name[mode], ep_kern_isa(k),
               ep_kern_threads(k));
       for (int wt = 0; wt < EP_KW_COUNT; wt++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
