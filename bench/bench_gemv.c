@@ -4,7 +4,8 @@
  * prints GB/s of weights streamed. usage: bench_gemv [threads=1] [reps=20] [n=1]
  * Weights sit in 2 MiB-aligned MADV_HUGEPAGE memory like the engine's
  * converted/quantised copies (src/rt/model_weights.c); env BENCH_4K=1 leaves
- * them on 4 KiB pages. Env EP_KERN=ref forces the scalar kernels. */
+ * them on 4 KiB pages. Env EP_KERN=ref forces the scalar kernels, EP_KERN=avx2 AVX2
+ * on an AVX-512 CPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
