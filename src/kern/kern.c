@@ -37,6 +37,21 @@ struct ep_kern {
   size_t xal_n;
 };
 
+/* EP_KERN=avx512-simde / avx512vnni-simde: the SIMDe build of the AVX-512
+ * tables (kern_avx512.c compiled against SIMDe), so the engine tests run the
+ * AVX-512 kernels on CPUs without AVX-512. Weak: present only in executables
+ * that link the ep_kern_simde object library (tests); elsewhere the names are
+ * ignored (auto). */
+extern const ep__isa ep__isa_avx512_simde __attribute__((weak));
+extern const ep__isa ep__isa_avx512_vnni_simde __attribute__((weak));
+
+static const ep__isa *kern_simde_isa(const char *env) {
+  if (!env) return NULL;
+  if (strcmp(env, "avx512-simde") == 0) return &ep__isa_avx512_simde;
+  if (strcmp(env, "avx512vnni-simde") == 0) return &ep__isa_avx512_vnni_simde;
+  return NULL;
+}
+
 ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
   if (threads <= 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -63,6 +78,8 @@ ep_kern *ep_kern_new(int threads, ep_kern_mode mode) {
            : a5 == 1                                     ? &ep__isa_avx512
            : mode != EP_KERN_REF && ep__avx2_available() ? &ep__isa_avx2
                                                          : &ep__isa_scalar;
+  const ep__isa *sim = mode == EP_KERN_AUTO && ep__avx2_available() ? kern_simde_isa(env) : NULL;
+  if (sim) k->isa = sim; /* its avx2 flag: the AVX2 helpers run natively beside it */
   k->use_blas = mode != EP_KERN_REF && !(env && strcmp(env, "noblas") == 0);
   if (k->use_blas) openblas_set_num_threads(1);
   return k;

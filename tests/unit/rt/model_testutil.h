@@ -49,9 +49,17 @@ static inline double t_maxdiff(const float *a, const float *b, size_t n) {
   return m;
 }
 
-static inline ep_model *t_load(const char *dir, int threads, const char *kern) {
+/* kern: EP_KERN for the load ("ref", ...); NULL: the fast kernels, which are
+ * those of env EP_TEST_KERN when set (e.g. avx512-simde: CMakeLists.txt's
+ * *_avx512simde tests) */
+static inline void t_set_kern(const char *kern) {
+  if (!kern) kern = getenv("EP_TEST_KERN");
   if (kern) setenv("EP_KERN", kern, 1);
   else unsetenv("EP_KERN");
+}
+
+static inline ep_model *t_load(const char *dir, int threads, const char *kern) {
+  t_set_kern(kern);
   ep_model_params p = ep_model_default_params();
   p.dir = dir;
   p.threads = threads;

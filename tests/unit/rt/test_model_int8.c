@@ -18,8 +18,7 @@ static const char *STORY =
     "back. They played together all day and were very happy.";
 
 static ep_model *load_dt(const char *dir, ep_dtype dt, const char *kern) {
-  if (kern) setenv("EP_KERN", kern, 1);
-  else unsetenv("EP_KERN");
+  t_set_kern(kern);
   ep_model_params p = ep_model_default_params();
   p.dir = dir;
   p.threads = 2;
