@@ -151,12 +151,15 @@ static void mm_task(void *ctx, int task, int thread) {
 
 /* The 1 x 4 tile loads 8 floats at a time from every input row: rows that
  * start off a 32-byte boundary split half of those loads across cache lines
- * (measured: 1.45x the time for 4+ rows with W in L2). Misaligned inputs
+ * (measured: 1.45x the time for 4+ rows with W in L2); AVX-512 loads 16, so
+ * there rows need 64-byte alignment. Misaligned inputs
  * (large mallocs give 16) are copied once to aligned scratch; NULL when that
  * scratch cannot grow. */
 static const float *kern_aligned_x(ep_kern *k, const float *x, int n, int in) {
   size_t nf = (size_t)n * in;
-  if (((uintptr_t)x & 31) == 0) return x;
+  /* AVX-512 loads 64 bytes: 32-byte aligned rows would split every load */
+  uintptr_t amask = k->isa == &ep__isa_avx512 || k->isa == &ep__isa_avx512_vnni ? 63 : 31;
+  if (((uintptr_t)x & amask) == 0) return x;
   if (nf > k->xal_n) {
     size_t cap = (nf + 15) & ~(size_t)15;
     float *b = aligned_alloc(64, cap * sizeof(float));
