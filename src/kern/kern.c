@@ -149,7 +149,7 @@ static void mm_task(void *ctx, int task, int thread) {
   }
 }
 
-/* The 1 x 4 tile loads 8 floats at a time from every input row: rows that
+/* The 4 x 3 tile loads 8 floats at a time from every input row: rows that
  * start off a 32-byte boundary split half of those loads across cache lines
  * (measured: 1.45x the time for 4+ rows with W in L2); AVX-512 loads 16, so
  * there rows need 64-byte alignment. Misaligned inputs
@@ -348,7 +348,7 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
     for (int i = 0; i < n; i++) ep_kern_quantize_q8(k->qbuf + j.xqs * i, x + (size_t)i * in, in);
     j.xq = k->qbuf;
   }
-  /* ~4 tasks per thread for balance, row chunks a multiple of the 4-row tile */
+  /* ~4 tasks per thread for balance, row chunks a multiple of 4 */
   int maxout = 0, tasks = 0;
   for (int i = 0; i < nrest; i++) maxout = rest[i].out > maxout ? rest[i].out : maxout;
   if (k->nthreads == 1 || work < KERN_MIN_SPLIT) {

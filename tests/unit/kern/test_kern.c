@@ -243,10 +243,10 @@ static void test_q8_dequant_avx2(void) {
 }
 
 /* Batch invariance: row i of a matmul over n rows equals, bit for bit, the
- * same row computed alone (the GEMV path for 1-3 rows and the tiles for 4+
- * must sum every output the same way). Odd sizes exercise the tails. */
-static void test_batch_invariant(ep_kern *k, ep_kern_wtype wt, int in, int out) {
-  const int n = 9;
+ * same row computed alone (the 1-row GEMV, the 4 x 3 register tile with its
+ * 1..4-row and 1..3-output edges, and the 12-row groups must sum every output
+ * the same way). Odd sizes exercise the tails. */
+static void test_batch_invariant(ep_kern *k, ep_kern_wtype wt, int n, int in, int out) {
   float *x = malloc(sizeof(float) * n * in), *b = malloc(sizeof(float) * out);
   float *wf = malloc(sizeof(float) * out * in);
   uint8_t *w = rand_w(wt, out, in, wf);
@@ -442,13 +442,16 @@ int main(void) {
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
           test_matmul(k, (ep_kern_wtype)wt, shapes[s][0], shapes[s][1], shapes[s][2]);
       for (int wt = 0; wt < EP_KW_COUNT; wt++) {
-        test_batch_invariant(k, (ep_kern_wtype)wt, 200, 37);
-        test_batch_invariant(k, (ep_kern_wtype)wt, 768, 9);
-        test_batch_invariant(k, (ep_kern_wtype)wt, 203, 13);
-        /* 5+ rows sweep W in ~96 KB blocks: several blocks, a short last one,
-         * and a trailing 8-block (2056 = 128 * 16 + 8) */
-        test_batch_invariant(k, (ep_kern_wtype)wt, 768, 70);
-        test_batch_invariant(k, (ep_kern_wtype)wt, 2056, 27);
+        /* outputs = 1 and 2 mod 3 (edge tiles), 0 mod 3 */
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 200, 37);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 200, 38);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 768, 9);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 203, 13);
+        /* K blocks of 256 columns: several, a short last one, and a trailing
+         * 8-block (2056 = 128 * 16 + 8); more rows than one 12-row group */
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 768, 70);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 9, 2056, 27);
+        test_batch_invariant(k, (ep_kern_wtype)wt, 15, 520, 41);
       }
       test_row_ops(k);
       test_attention(k, 16, 8, 2);
