@@ -425,7 +425,10 @@ int main(void) {
   RUN(test_q8_dequant_avx2);
   const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
                            {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256},
-                           {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300}};
+                           {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300},
+                           /* AVX2 row kernel: 12-row group + 2 rows, 256-column K blocks
+                            * with a short last one and a scalar tail, outputs 2 mod 3 */
+                           {14, 523, 71}, {4, 1030, 38}};
   /* BLAS sizes: F16/BF16 widened in chunks; Q8 with AVX2 on 16-token x panels, K blocks
    * of 256 (a last block of 8 columns: part of a Q8 block), ragged token/output tails */
   /* AUTO picks AVX-512 where the CPU has it; then AVX2 is checked too (EP_KERN_AVX2) */
