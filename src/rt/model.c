@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/err.h"
 #include "rt/model_impl.h"
@@ -112,16 +113,38 @@ fail:
 
 const ep_model_info *ep_model_get_info(const ep_model *m) { return &m->info; }
 
+/* K and V caches of 2 MiB and more are 2 MiB-aligned and marked MADV_HUGEPAGE
+ * (a hint; plain memory where THP is off). Decode attention reads every
+ * (layer, head) run of the cache once per token after a whole step of weights
+ * went through the caches, so each 4 KiB page of it was a fresh TLB miss, a
+ * nested page walk under KVM, and a stop for the hardware prefetcher:
+ * standalone (12 layers x 12 heads x 192 positions, 18 MB streamed between
+ * layers, 1 thread) 1.22 ms per token on 4 KiB pages, 0.70 ms on huge pages.
+ * The cost: the huge pages a sequence touches are resident in full, so a
+ * cache is backed up to its capacity (rounded to 2 MiB) once it is in use,
+ * where 4 KiB pages were backed as positions were written. */
+#define KV_HUGE_MIN ((size_t)2 << 20)
+
+static float *kv_alloc(size_t nfloats) {
+  /* at least 64-byte aligned: a head's position rows (head_dim floats) then
+   * start on cache lines, so the 16-float loads of the AVX-512 attention never split */
+  size_t bytes = (nfloats * sizeof(float) + 63) & ~(size_t)63;
+  if (bytes < KV_HUGE_MIN) return aligned_alloc(64, bytes);
+  bytes = (bytes + KV_HUGE_MIN - 1) & ~(KV_HUGE_MIN - 1);
+  float *p = aligned_alloc(KV_HUGE_MIN, bytes);
+#ifdef MADV_HUGEPAGE
+  if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
 ep_kv *ep_kv_new(ep_model *m, size_t max_tokens) {
   if (!m || max_tokens == 0 || max_tokens > (size_t)m->info.n_ctx) return NULL;
   ep_kv *kv = calloc(1, sizeof *kv);
   if (!kv) return NULL;
   size_t n = (size_t)m->info.n_layer * max_tokens * (size_t)(m->info.n_kv_head * m->info.head_dim);
-  /* 64-byte aligned: a head's position rows (head_dim floats) then start on
-   * cache lines, so the 16-float loads of the AVX-512 attention never split */
-  size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-  kv->k = aligned_alloc(64, bytes);
-  kv->v = aligned_alloc(64, bytes);
+  kv->k = kv_alloc(n);
+  kv->v = kv_alloc(n);
   if (!kv->k || !kv->v) {
     ep_kv_free(kv);
     return NULL;
