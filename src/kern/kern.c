@@ -5,6 +5,7 @@
  * GEMMs. */
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,34 +119,64 @@ static int kern_reserve(ep_kern *k, size_t n) {
 
 /* ---- matmul ---- */
 #define MM_MAX_OUTS 4
+#ifndef MM_GRAIN_BYTES
+#define MM_GRAIN_BYTES ((size_t)32 << 10)
+#endif
 
+/* Rows of all outputs form one row space [0, total) (output i starts at
+ * start[i]). Each thread taking part claims ranges of it from `next` until none
+ * are left ("guided": a claim is the unclaimed rest / (2 x threads), at least
+ * `grain` rows), so the threads read long contiguous runs of W at first and
+ * finish within one small claim of each other, whichever started late or was
+ * slowed down. Every output row is computed whole by one call, so results do
+ * not depend on how rows were claimed. */
 typedef struct {
   ep_kern *k;
   const float *x;
   const uint8_t *xq; /* Q8 rows of x (only when some output is Q8) */
   size_t xqs;        /* bytes per Q8 row */
   const ep_mm_out *outs;
-  int n, in, chunk;
-  int first[MM_MAX_OUTS + 1]; /* first task of each output */
+  int nouts, n, in;
+  int start[MM_MAX_OUTS + 1]; /* first row of each output in the row space; start[nouts] = total */
+  int grain, split;           /* claims: multiples of grain rows; split = threads sharing the rows */
+  _Alignas(64) atomic_int next; /* first unclaimed row (own cache line: claims do not evict the rest) */
 } mm_job;
 
-static void mm_task(void *ctx, int task, int thread) {
-  (void)thread;
-  mm_job *j = ctx;
-  int oi = 0;
-  while (task >= j->first[oi + 1]) oi++;
-  const ep_mm_out *op = &j->outs[oi];
-  int o0 = (task - j->first[oi]) * j->chunk;
-  int o1 = o0 + j->chunk < op->out ? o0 + j->chunk : op->out;
+/* rows [r0, r1) of the row space, output by output */
+static void mm_rows(const mm_job *j, int r0, int r1) {
   const ep__isa *isa = j->k->isa;
-  size_t wrb = ep_kern_row_bytes(op->wt, j->in);
-  const uint8_t *w = (const uint8_t *)op->w + (size_t)o0 * wrb;
-  const float *bias = op->bias ? op->bias + o0 : NULL;
-  float *y = op->y + o0;
-  if (op->wt == EP_KW_Q8) {
-    isa->mm[EP_KW_Q8](y, (size_t)op->out, j->xq, j->xqs, j->n, w, wrb, o1 - o0, j->in, bias);
-  } else { /* F16/BF16 rows are widened per 8 values in registers, for any batch */
-    isa->mm[op->wt](y, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, w, wrb, o1 - o0, j->in, bias);
+  for (int oi = 0; oi < j->nouts && r0 < r1; oi++) {
+    int a = r0 > j->start[oi] ? r0 : j->start[oi], b = r1 < j->start[oi + 1] ? r1 : j->start[oi + 1];
+    if (a >= b) continue;
+    const ep_mm_out *op = &j->outs[oi];
+    int o0 = a - j->start[oi], no = b - a;
+    size_t wrb = ep_kern_row_bytes(op->wt, j->in);
+    const uint8_t *w = (const uint8_t *)op->w + (size_t)o0 * wrb;
+    const float *bias = op->bias ? op->bias + o0 : NULL;
+    float *y = op->y + o0;
+    if (op->wt == EP_KW_Q8) {
+      isa->mm[EP_KW_Q8](y, (size_t)op->out, j->xq, j->xqs, j->n, w, wrb, no, j->in, bias);
+    } else { /* F16/BF16 rows are widened per 8 values in registers, for any batch */
+      isa->mm[op->wt](y, (size_t)op->out, j->x, (size_t)j->in * 4, j->n, w, wrb, no, j->in, bias);
+    }
+  }
+}
+
+static void mm_task(void *ctx, int task, int thread) {
+  (void)task, (void)thread;
+  mm_job *j = ctx;
+  int total = j->start[j->nouts];
+  for (;;) {
+    int cur = atomic_load_explicit(&j->next, memory_order_relaxed);
+    int rem = total - cur;
+    if (rem <= 0) return;
+    int c = rem / (2 * j->split);
+    c = (c + j->grain - 1) / j->grain * j->grain;
+    if (c < j->grain) c = j->grain;
+    if (c > rem) c = rem;
+    if (atomic_compare_exchange_weak_explicit(&j->next, &cur, cur + c, memory_order_relaxed,
+                                              memory_order_relaxed))
+      mm_rows(j, cur, cur + c);
   }
 }
 
@@ -341,35 +372,29 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
   }
   if (!nrest) return EP_OK;
   if (any_f && (x = kern_aligned_x(k, x, n, in)) == NULL) return EP_ENOMEM;
-  mm_job j = {.k = k, .x = x, .outs = rest, .n = n, .in = in};
+  mm_job j = {.k = k, .x = x, .outs = rest, .nouts = nrest, .n = n, .in = in};
   if (any_q8) {
     j.xqs = ep_kern_row_bytes(EP_KW_Q8, in);
     if (kern_reserve_q(k, j.xqs * (size_t)n) != EP_OK) return EP_ENOMEM;
     for (int i = 0; i < n; i++) ep_kern_quantize_q8(k->qbuf + j.xqs * i, x + (size_t)i * in, in);
     j.xq = k->qbuf;
   }
-  /* ~4 tasks per thread for balance, row chunks a multiple of 4 */
-  int maxout = 0, tasks = 0;
-  for (int i = 0; i < nrest; i++) maxout = rest[i].out > maxout ? rest[i].out : maxout;
-  if (k->nthreads == 1 || work < KERN_MIN_SPLIT) {
-    j.chunk = maxout;
-  } else {
-    size_t total = 0;
-    for (int i = 0; i < nrest; i++) total += (size_t)rest[i].out;
-    j.chunk = (int)((total + (size_t)k->nthreads * 4 - 1) / ((size_t)k->nthreads * 4));
-    j.chunk = (j.chunk + 3) & ~3;
-    if (j.chunk < 8) j.chunk = 8;
-  }
+  size_t maxrb = 0;
   for (int i = 0; i < nrest; i++) {
-    j.first[i] = tasks;
-    tasks += (rest[i].out + j.chunk - 1) / j.chunk;
+    j.start[i + 1] = j.start[i] + rest[i].out;
+    size_t rb = ep_kern_row_bytes(rest[i].wt, in);
+    maxrb = rb > maxrb ? rb : maxrb;
   }
-  j.first[nrest] = tasks;
-  for (int i = nrest + 1; i <= MM_MAX_OUTS; i++) j.first[i] = tasks;
-  if (k->nthreads == 1 || work < KERN_MIN_SPLIT) /* small (e.g. q/k/v of a tiny model): no hand-off */
-    for (int t = 0; t < tasks; t++) mm_task(&j, t, 0);
-  else
-    ep_pool_run(k->pool, tasks, mm_task, &j);
+  if (k->nthreads == 1 || work < KERN_MIN_SPLIT) { /* small (e.g. q/k/v of a tiny model): no hand-off */
+    mm_rows(&j, 0, j.start[nrest]);
+    return EP_OK;
+  }
+  /* claims of at least ~MM_GRAIN_BYTES of W, in multiples of 4 rows */
+  j.grain = (int)(MM_GRAIN_BYTES / maxrb) & ~3;
+  if (j.grain < 4) j.grain = 4;
+  j.split = k->nthreads;
+  atomic_init(&j.next, 0);
+  ep_pool_run(k->pool, k->nthreads, mm_task, &j);
   return EP_OK;
 }
 

@@ -305,15 +305,20 @@ static void test_row_ops(ep_kern *k) {
   }
 }
 
-/* q/k/v-style multi-output call with mixed weight types vs the reference */
-static void test_multi(ep_kern *k) {
-  int n = 5, in = 96, outs[3] = {64, 30, 129};
+/* q/k/v-style multi-output call with mixed weight types vs the reference, and
+ * bit for bit vs each output alone: threads claim row ranges of all outputs
+ * together (ranges cross from one output into the next), which must not
+ * change any output row. n = 1 with 300/131/517 rows of 768 is a decode step's
+ * shape: many claims, none aligned with the outputs. */
+static void test_multi(ep_kern *k, int n, int in, const int outs[3]) {
   float *x = malloc(sizeof(float) * n * in);
   for (int i = 0; i < n * in; i++) x[i] = frand();
   ep_mm_out op[3];
   uint8_t *w[3];
-  float *wf[3], *yr[3], *bias = malloc(sizeof(float) * 129);
-  for (int i = 0; i < 129; i++) bias[i] = frand();
+  int maxo = outs[0] > outs[1] ? outs[0] : outs[1];
+  maxo = outs[2] > maxo ? outs[2] : maxo;
+  float *wf[3], *yr[3], *bias = malloc(sizeof(float) * maxo), *ya = malloc(sizeof(float) * n * maxo);
+  for (int i = 0; i < maxo; i++) bias[i] = frand();
   ep_kern_wtype wts[3] = {EP_KW_F32, EP_KW_Q8, EP_KW_BF16};
   for (int t = 0; t < 3; t++) {
     wf[t] = malloc(sizeof(float) * outs[t] * in);
@@ -325,9 +330,11 @@ static void test_multi(ep_kern *k) {
   CHECK_INT(ep_kern_matmul_multi(k, x, n, in, op, 3), EP_OK);
   for (int t = 0; t < 3; t++) {
     CHECK(t_maxdiff_f(op[t].y, yr[t], (size_t)n * outs[t]) <= 1e-6 * (1 + in));
+    ep_kern_matmul(k, ya, x, w[t], wts[t], op[t].bias, n, in, outs[t]);
+    CHECK(memcmp(ya, op[t].y, sizeof(float) * n * outs[t]) == 0);
     free(op[t].y); free(yr[t]); free(w[t]); free(wf[t]);
   }
-  free(x); free(bias);
+  free(x); free(bias); free(ya);
 }
 
 /* Attention over a cache of npos positions in two layouts: one interleaved
@@ -465,7 +472,8 @@ int main(void) {
       test_attention(k, 96, 4, 2);   /* a full and a partial pass */
       test_attention(k, 12, 8, 2);   /* hd % 8 != 0: portable loop */
       test_q8_accuracy(k);
-      test_multi(k);
+      test_multi(k, 5, 96, (const int[3]){64, 30, 129});
+      test_multi(k, 1, 768, (const int[3]){300, 131, 517});
       ep_kern_free(k);
     }
   return t_finish();
