@@ -389,9 +389,10 @@ int ep_kern_matmul_multi(ep_kern *k, const float *x, int n, int in, const ep_mm_
     mm_rows(&j, 0, j.start[nrest]);
     return EP_OK;
   }
-  /* claims of at least ~MM_GRAIN_BYTES of W, in multiples of 4 rows */
-  j.grain = (int)(MM_GRAIN_BYTES / maxrb) & ~3;
-  if (j.grain < 4) j.grain = 4;
+  /* claims of at least ~MM_GRAIN_BYTES of W, in multiples of 12 rows (whole
+   * 3-row weight tiles and 4-row groups) */
+  j.grain = (int)(MM_GRAIN_BYTES / maxrb) / 12 * 12;
+  if (j.grain < 12) j.grain = 12;
   j.split = k->nthreads;
   atomic_init(&j.next, 0);
   ep_pool_run(k->pool, k->nthreads, mm_task, &j);
