@@ -113,8 +113,17 @@ def summarise(lines):
         bw = triad.get(threads)
         for eng, nbytes in (("endpointd", OUR_BYTES.get(dtype)), ("llama.cpp", PEER_BYTES.get(peer))):
             tps = res["decode_tps"][eng]
-            if bw and tps and label in params and nbytes:
-                res["decode_tps"]["bound_pct_" + eng] = 100 * params[label] * nbytes * tps / (bw * 1e9)
+            if not (tps and label in params and nbytes):
+                continue
+            per_byte = 100 * params[label] * nbytes
+            # against the triad measured right before and after the line itself (the higher of the
+            # two; lines without it fall back to the run-wide best), median over repetitions
+            pcts = [per_byte * r["decode_tps"] / (max(r.get("triad_adjacent_gbps") or [bw or 0]) * 1e9)
+                    for r in g.get(eng, []) if r.get("decode_tps") and (r.get("triad_adjacent_gbps") or bw)]
+            if pcts:
+                res["decode_tps"]["bound_pct_" + eng] = statistics.median(pcts)
+            if bw:
+                res["decode_tps"]["bound_pct_runbest_" + eng] = per_byte * tps / (bw * 1e9)
         o, l = g.get("endpointd", [{}])[0].get("first_ids"), g.get("llama.cpp", [{}])[0].get("first_ids")
         if o and l:
             res["same_first_ids"] = o == l
@@ -135,9 +144,10 @@ def fmt(x, spec=",.1f"):
     return format(x, spec) if x else "-"
 
 
-def table(results, triad):
+def table(results, triad, adjacent=None):
     out = ["| model | dtype (ours / peer) | threads | measure | endpointd | peer | "
-           "endpointd / peer | % of triad bound (ours / peer) |", "|---|---|---|---|---:|---:|---:|---:|"]
+           "endpointd / peer | % of triad bound (ours / peer) | % of run-best triad (ours / peer) |",
+           "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for r in results:
         dt = "%s / %s" % (r["dtype"], r.get("peer_dtype") or REF_DTYPE.get(r["dtype"], r["dtype"]))
         if r["kind"] == "embed":
@@ -147,27 +157,35 @@ def table(results, triad):
                        "| %s | %s | %s | |" % (r["model"], r["threads"], r["batch"], r["seq"],
                                               r.get("peer_version") or EMBED_PEER, torch,
                                               fmt(v["endpointd"], ".2f"), fmt(v[EMBED_PEER], ".2f"),
-                                              fmt(r["ratio"], ".2f")))
+                                              fmt(r["ratio"], ".2f")) + " |")
         elif r["kind"] == "engine":
             for m, name in (("prefill_tps", "prefill tok/s, 128-token prompt"), ("decode_tps", "decode tok/s")):
                 v = r[m]
-                bound = ""
+                bound = runbest = ""
                 if m == "decode_tps" and v.get("bound_pct_endpointd"):
                     bound = "%.0f%% / %s" % (v["bound_pct_endpointd"], fmt(v.get("bound_pct_llama.cpp"), ".0f") + "%")
-                out.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                if m == "decode_tps" and v.get("bound_pct_runbest_endpointd"):
+                    runbest = "%.0f%% / %s" % (v["bound_pct_runbest_endpointd"],
+                                              fmt(v.get("bound_pct_runbest_llama.cpp"), ".0f") + "%")
+                out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
                     r["model"], dt, r["threads"], name, fmt(v["endpointd"]), fmt(v["llama.cpp"]),
-                    fmt(v["ratio"], ".2f"), bound))
+                    fmt(v["ratio"], ".2f"), bound, runbest))
         else:
             note = ("%.2fx vs 1 stream" % r["vs_1_stream"]) if r["streams"] > 1 and r["vs_1_stream"] else ""
-            out.append("| %s | %s | %d | aggregate decode tok/s, %d stream%s (HTTP runtime) | %s | - | %s | |" % (
+            out.append("| %s | %s | %d | aggregate decode tok/s, %d stream%s (HTTP runtime) | %s | - | %s | | |" % (
                 r["model"], r["dtype"], r["threads"], r["streams"], "s" if r["streams"] > 1 else "",
                 fmt(r["aggregate_tps"]), note))
     out.append("")
     out.append("Peer: llama.cpp (node-llama-cpp 3.22.1 CPU build) for the llama/gpt2 rows, %s for the "
                "embeddings rows." % EMBED_PEER)
     if triad:
-        out.append("Triad bandwidth bound (bench/triad.c, 3 x 128 MiB arrays, best of 8): " +
+        out.append("Triad bandwidth bound (bench/triad.c, 3 x 128 MiB arrays, best of 8), run-wide best (start and "
+                   "end of the run): " +
                    ", ".join("%.1f GB/s at %d thread%s" % (v, t, "s" if t > 1 else "") for t, v in sorted(triad.items())))
+    if adjacent:
+        out.append("Triad right before / after each engine line (the % of bound column uses the higher of the two): " +
+                   ", ".join("%.1f-%.1f GB/s at %d thread%s" % (min(v), max(v), t, "s" if t > 1 else "")
+                             for t, v in sorted(adjacent.items())))
     return out
 
 
@@ -238,7 +256,11 @@ def main():
         ", " + mach["hypervisor"] + " guest" if mach.get("hypervisor") else "", mach.get("l2"), mach.get("l3"),
         mach.get("simd"), mach.get("mem_gib", 0), mach.get("load_after_run")) if mach else "")
     print()
-    print("\n".join(table(results, triad)))
+    adjacent = {}
+    for r in lines:
+        for v in r.get("triad_adjacent_gbps") or []:
+            adjacent.setdefault(r["threads"], []).append(v)
+    print("\n".join(table(results, triad, adjacent)))
     print()
     if gw and "added" in gw:
         print("Gateway overhead (GET /health, direct vs through the gateway): direct p50 %.1f us / p99 %.1f us, "

@@ -112,14 +112,32 @@ for m in $MODELS; do for d in $(model_dtypes "$m"); do gguf "${REPO[$m]}" "$m" "
 : >"$RAW"
 t0=$(date +%s)
 for t in $THREADS; do "$BUILD/triad" "$t" 128 8 >>"$RAW"; done
+triad_gbps() { "$BUILD/triad" "$1" 128 8 | sed -n 's/.*"triad_gbps":\([0-9.]*\).*/\1/p'; }
+# The host's memory bandwidth moves by up to ~1.8x from one minute to the next (other guests share
+# it), so each engine's line also gets the triad at its thread count measured right before and
+# right after it ("triad_adjacent_gbps"; the middle one is shared by the two engines of a pair);
+# report.py takes the % of bound against the higher of the two. The run-wide best triad (start and
+# end of the run) is reported next to it.
 run_pair() { # rep label dtype, then the common args; alternate which engine goes first
   local rep=$1 label=$2 dtype=$3; shift 3
   local ours=("$ENG" --model "${REPO[$label]}" --dtype "$dtype" --label "$label" --reps 2 "$@")
   local ref=($LL --model "$W/$label-$(gguf_dtype "$dtype").gguf" --dtype "$dtype" --label "$label" --reps 2 "$@")
   local one=(ours ref); ((rep % 2)) || one=(ref ours)
+  local thr=1 prev="" a tb ta line
+  for a in "$@"; do [ "$prev" = --threads ] && thr=$a; prev=$a; done
+  tb=$(triad_gbps "$thr")
   for e in "${one[@]}"; do
     local -n cmd=$e
-    timeout 120 "${cmd[@]}" 2>/dev/null | tail -1 >>"$RAW" || log "$e run failed or timed out: $label $dtype $*"
+    line=$(timeout 120 "${cmd[@]}" 2>/dev/null | tail -1) || line=""
+    ta=$(triad_gbps "$thr")
+    if [ -n "$line" ] && [ -n "$tb" ] && [ -n "$ta" ]; then
+      echo "${line%\}},\"triad_adjacent_gbps\":[$tb,$ta]}" >>"$RAW"
+    elif [ -n "$line" ]; then
+      echo "$line" >>"$RAW"
+    else
+      log "$e run failed or timed out: $label $dtype $*"
+    fi
+    tb=$ta
   done
 }
 for rep in $(seq 1 "$REPS"); do

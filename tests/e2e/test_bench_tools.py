@@ -195,7 +195,7 @@ def test_report_half_rows_bound_and_new_rows(tmp_path):
     assert rows["engine", "f32"]["decode_tps"]["bound_pct_endpointd"] == pytest.approx(80.0)
     em = rows["embed", "f32"]
     assert em["sentences_per_s"]["endpointd"] == 3.3 and em["ratio"] == pytest.approx(1.1)  # best round
-    assert "| llama-124m | bf16 / BF16 | 1 | decode tok/s | 85.0 | 50.0 | 1.70 | 85% / 50% |" in out
+    assert "| llama-124m | bf16 / BF16 | 1 | decode tok/s | 85.0 | 50.0 | 1.70 | 85% / 50% | 85% / 50% |" in out
     assert "embeddings sentences/s, batch 1" in out and "| 3.30 | 3.00 | 1.10 |" in out
     assert doc["regressions"] == []
     assert "engine llama-124m bf16 threads=1" in doc["new_rows"] and "embed bert-base f32 threads=1 batch=1" in doc["new_rows"]
@@ -209,6 +209,26 @@ def test_report_half_rows_bound_and_new_rows(tmp_path):
     assert any("engine llama-124m f32 threads=1 decode_tps: 40.0 -> 30.0" in f for f in doc2["regressions"])
     assert any(f.startswith("REGRESSION embed bert-base f32 threads=1 batch=1") for f in doc2["regressions"])
     assert doc2["new_rows"] == []
+
+
+def test_report_bound_against_adjacent_triad(tmp_path):
+    # each engine line carries the triad measured right before and after it: the % of bound uses the
+    # higher of the two for that line (median over repetitions); the run-wide best is reported beside it
+    raw = [{"triad_threads": 2, "triad_gbps": 40.0}, {"triad_threads": 2, "triad_gbps": 30.0},
+           eng("endpointd", "f16", 2, 500, 150, triad_adjacent_gbps=[30.0, 34.0]),
+           eng("endpointd", "f16", 2, 500, 160, triad_adjacent_gbps=[32.0, 31.0]),
+           eng("endpointd", "f16", 2, 500, 170, triad_adjacent_gbps=[40.0, 20.0]),
+           eng("llama.cpp", "f16", 2, 300, 100, gguf_type="F16", triad_adjacent_gbps=[34.0, 25.0])]
+    rc, out, doc = report(tmp_path, raw)
+    assert rc == 0, out
+    d = doc["results"][0]["decode_tps"]
+    # per line: 1e8 x 2 bytes x tps / max(adjacent): 150/34 -> 88.2%, 160/32 -> 100%, 170/40 -> 85%
+    assert d["bound_pct_endpointd"] == pytest.approx(100 * 2e8 * 150 / 34e9)
+    assert d["bound_pct_llama.cpp"] == pytest.approx(100 * 2e8 * 100 / 34e9)
+    # run-wide best 40 GB/s against the median line (160 tok/s)
+    assert d["bound_pct_runbest_endpointd"] == pytest.approx(80.0)
+    assert "| 88% / 59% | 80% / 50% |" in out
+    assert "20.0-40.0 GB/s at 2 threads" in out
 
 
 def test_report_embed_not_measured_note(tmp_path):
