@@ -201,6 +201,31 @@ AVX2_FN static void attn_avx2(float *out, const float *q, const float *k, const 
   }
 }
 
+/* g = silu(g) * u = g * sigmoid(g) * u; sigmoid from e = exp(-|g|) (always in
+ * ep__exp_ps's range): 1 / (1 + e) for g >= 0, e / (1 + e) below. The tail goes
+ * through the same lanes (copied to a padded block), so a value's result does
+ * not depend on where it falls (batch invariance). */
+AVX2_FN static inline __m256 swiglu8(__m256 v, __m256 u) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 e = ep__exp_ps(_mm256_or_ps(v, _mm256_set1_ps(-0.0f))); /* exp(-|v|) */
+  __m256 inv = _mm256_div_ps(one, _mm256_add_ps(one, e));
+  __m256 s = _mm256_blendv_ps(_mm256_mul_ps(e, inv), inv, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+  return _mm256_mul_ps(_mm256_mul_ps(v, s), u);
+}
+
+AVX2_FN void ep__swiglu_avx2(float *g, const float *u, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(g + i, swiglu8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+  if (i < n) {
+    float gt[8] = {0}, ut[8] = {0};
+    memcpy(gt, g + i, (n - i) * sizeof(float));
+    memcpy(ut, u + i, (n - i) * sizeof(float));
+    _mm256_storeu_ps(gt, swiglu8(_mm256_loadu_ps(gt), _mm256_loadu_ps(ut)));
+    memcpy(g + i, gt, (n - i) * sizeof(float));
+  }
+}
+
 const ep__isa ep__isa_avx2 = {"avx2",
                               {dot_avx2_f32, dot_avx2_f16, dot_avx2_bf16},
                               {NULL, cvt_avx2_f16, cvt_avx2_bf16},

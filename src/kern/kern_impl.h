@@ -65,6 +65,9 @@ float ep__logsumexp_avx2(const float *x, int n);
 
 /* erf GELU in place, AVX2 (kern_enc.c); also the packed GEMM's epilogue (kern_gemm.c) */
 void ep__gelu_erf_avx2(float *x, size_t n);
+/* g = silu(g) * u, AVX2 (kern_avx2.c): sigmoid from ep__exp_ps(-|g|), within
+ * 1e-6 relative of ep_ref_swiglu's expf (worst seen 3.6e-7; not bitwise) */
+void ep__swiglu_avx2(float *g, const float *u, size_t n);
 
 /* C[m x n] (ldc apart) = A[m x kc] (lda apart) * B, B packed as 16-column panels
  * [ceil(n/16)][kc][16] (zero-padded, 32-byte aligned); one thread, AVX2/FMA only

@@ -2,7 +2,9 @@
  * forward: each splits its rows/elements across the pool only when the op is
  * large enough to pay for a hand-off (prefill chunks), else it runs on the
  * caller. Each slice runs the ep_ref_* kernel, so results are bitwise those
- * of the reference whatever the thread count. */
+ * of the reference whatever the thread count; SwiGLU is the exception with
+ * AVX2 (ep__swiglu_avx2, vector exp: within 1e-6 relative, 2048 values of a
+ * decode step in ~1 us instead of ~10 us of scalar expf). */
 #include "kern/kern_impl.h"
 #include "kern/pool.h"
 
@@ -16,7 +18,7 @@ typedef struct {
   row_op op;
   float *y;
   const float *x, *w, *b;
-  int n, d, ntasks;
+  int n, d, ntasks, avx2;
   float eps;
   size_t len;        /* activations: elements */
   size_t stride;     /* rope: floats between rows */
@@ -38,6 +40,7 @@ static void row_task(void *ctx, int task, int thread) {
     span(task, j->ntasks, j->len / 8, &a, &b); /* 8-element aligned slices */
     a *= 8, b = task == j->ntasks - 1 ? j->len : b * 8;
     if (j->op == OP_GELU) ep_ref_gelu_tanh(j->y + a, (int)(b - a));
+    else if (j->avx2) ep__swiglu_avx2(j->y + a, j->x + a, b - a);
     else ep_ref_swiglu(j->y + a, j->x + a, (int)(b - a));
     return;
   }
@@ -81,7 +84,7 @@ void ep_kern_gelu_tanh(ep_kern *k, float *x, size_t n) {
 
 void ep_kern_swiglu(ep_kern *k, float *g, const float *u, size_t n) {
   if (n == 0) return;
-  row_job j = {.op = OP_SWIGLU, .y = g, .x = u, .len = n};
+  row_job j = {.op = OP_SWIGLU, .y = g, .x = u, .len = n, .avx2 = ep_kern_has_avx2(k)};
   row_run(k, &j, n, ACT_MIN_SPLIT_ELEMS, n / 8 ? n / 8 : 1);
 }
 

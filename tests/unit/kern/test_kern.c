@@ -295,7 +295,13 @@ static void test_row_ops(ep_kern *k) {
     memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
     ep_ref_swiglu(y0, u, (int)len);
     ep_kern_swiglu(k, y1, u, len);
-    CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
+    if (ep_kern_has_avx2(k)) { /* vector exp: within 1e-6 relative of expf (worst seen 3.6e-7) */
+      double worst = 0;
+      for (size_t i = 0; i < len; i++) worst = fmax(worst, fabs(y0[i] - y1[i]) / (1e-6 * fabs(y0[i]) + 1e-30));
+      CHECK(worst <= 1.0);
+    } else {
+      CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
+    }
     /* rope: 3 heads of 32 per row (d = 96) */
     memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
     for (int r = 0; r < n; r++) ep_ref_rope(y0 + (size_t)r * d, 3, 32, pos[r], inv);
