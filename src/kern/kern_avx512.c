@@ -503,32 +503,17 @@ A5_FN static void attn_a5(float *out, const float *q, const float *k, const floa
   __m512 vinv = _mm512_set1_ps(inv);
   for (int d0 = 0; d0 < hd16; d0 += 128) {
     int nv = (hd16 - d0) / 16 < 8 ? (hd16 - d0) / 16 : 8;
+    /* a constant register count per call, so each a5_pv is unrolled with its accumulators */
+#define A5_PV(N)                                             \
+  case N:                                                    \
+    a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, N);      \
+    break;
     switch (nv) {
-      case 1:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 1);
-        break;
-      case 2:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 2);
-        break;
-      case 3:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 3);
-        break;
-      case 4:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 4);
-        break;
-      case 5:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 5);
-        break;
-      case 6:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 6);
-        break;
-      case 7:
-        a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 7);
-        break;
+      A5_PV(1) A5_PV(2) A5_PV(3) A5_PV(4) A5_PV(5) A5_PV(6) A5_PV(7)
       default:
         a5_pv(out + d0, s, v + d0, n_pos, stride, vinv, 8);
-        break;
     }
+#undef A5_PV
   }
   if (half) { /* the last 8 columns */
     __m256 o = _mm256_setzero_ps();
