@@ -104,6 +104,7 @@ int ep_model_load(const ep_model_params *p, ep_model **out, char *err, size_t er
     rc = EP_ENOMEM;
     goto fail;
   }
+  m->info.kernels = ep_kern_isa(m->kern);
   *out = m;
   return EP_OK;
 fail:

@@ -33,6 +33,7 @@ typedef struct {
   int bos_id;               /* -1 if unknown (config/generation_config) */
   int eos_ids[EP_MODEL_MAX_EOS]; /* from generation_config.json (int or list), else config.json */
   int n_eos;
+  const char *kernels;      /* kernel set in use: "avx512vnni" | "avx512" | "avx2" | "scalar" */
 } ep_model_info;
 
 typedef struct ep_model ep_model;

@@ -75,8 +75,8 @@ static void on_loaded(uv_async_t *a) {
     return;
   }
   rt->ready = 1;
-  ep_log_info("runtime ready", "model=\"%s\" arch=%s vocab=%d n_ctx=%d max_total_tokens=%d", rt->model_id,
-              mi->arch, mi->vocab_size, mi->n_ctx, rt->p.max_total_tokens);
+  ep_log_info("runtime ready", "model=\"%s\" arch=%s vocab=%d n_ctx=%d max_total_tokens=%d kernels=%s",
+              rt->model_id, mi->arch, mi->vocab_size, mi->n_ctx, rt->p.max_total_tokens, mi->kernels);
 }
 
 int ep_rt_new(uv_loop_t *loop, const ep_rt_params *p, ep_rt **out) {

@@ -459,3 +459,38 @@ def test_health_503_while_loading_and_bad_model():
         assert "cannot load model" in p.stderr.read()
     finally:
         shutil.rmtree(d)
+
+
+def _ready_kernels(env_extra):
+    """Starts a runtime with env_extra and returns the kernels= field of its 'runtime ready' log."""
+    env = dict(os.environ, **env_extra)
+    p = subprocess.Popen([endpointd_bin(), "runtime", "--model", MODEL, "--port", "0", "--threads", "1",
+                          "--parent-pid", str(os.getpid())],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        timer = threading.Timer(30, p.kill)  # a runtime that never gets ready ends the read
+        timer.start()
+        for line in p.stderr:
+            if "runtime ready" in line:
+                timer.cancel()
+                return line.split("kernels=")[1].split()[0].strip('"')
+        raise AssertionError("no 'runtime ready' log line")
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_ready_log_names_the_kernels():
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    has512 = {"avx512f", "avx512bw", "avx512vl"} <= flags
+    has2 = {"avx2", "fma"} <= flags
+    want = ("avx512vnni" if "avx512_vnni" in flags else "avx512") if has512 else \
+        ("avx2" if has2 else "scalar")
+    assert _ready_kernels({}) == want
+    assert _ready_kernels({"EP_KERN": "ref"}) == "scalar"
+    assert _ready_kernels({"EP_KERN": "avx2"}) == ("avx2" if has2 else "scalar")
