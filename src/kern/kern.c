@@ -188,8 +188,7 @@ static void mm_task(void *ctx, int task, int thread) {
  * scratch cannot grow. */
 static const float *kern_aligned_x(ep_kern *k, const float *x, int n, int in) {
   size_t nf = (size_t)n * in;
-  /* AVX-512 loads 64 bytes: 32-byte aligned rows would split every load */
-  uintptr_t amask = k->isa == &ep__isa_avx512 || k->isa == &ep__isa_avx512_vnni ? 63 : 31;
+  uintptr_t amask = (uintptr_t)k->isa->align - 1;
   if (((uintptr_t)x & amask) == 0) return x;
   if (nf > k->xal_n) {
     size_t cap = (nf + 15) & ~(size_t)15;

@@ -63,7 +63,7 @@ const ep__isa ep__isa_scalar = {"scalar",
                                 {NULL, cvt_scalar_f16, cvt_scalar_bf16},
                                 {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
                                 NULL,
-                                0};
+                                0, 32};
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -231,7 +231,7 @@ const ep__isa ep__isa_avx2 = {"avx2",
                               {NULL, cvt_avx2_f16, cvt_avx2_bf16},
                               {mm_avx2_f32, mm_avx2_f16, mm_avx2_bf16, mm_avx2_q8},
                               attn_avx2,
-                              1};
+                              1, 32};
 
 /* Q8 quantisation, bytes identical to ep__quantize_q8_scalar: same amax,
  * same scale and 1/scale, v = x * inv per lane, round half away from zero as
@@ -300,7 +300,7 @@ const ep__isa ep__isa_avx2 = {"scalar",
                               {NULL, cvt_scalar_f16, cvt_scalar_bf16},
                               {mm_scalar_f32, mm_scalar_f16, mm_scalar_bf16, ep__mm_q8_scalar},
                               NULL,
-                              0};
+                              0, 32};
 int ep__avx2_available(void) { return 0; }
 void ep__quantize_q8_avx2(void *dst, const float *src, int n) { ep__quantize_q8_scalar(dst, src, n); }
 void ep__q8_to_f32_avx2(float *dst, const void *src, size_t n) { ep__q8_to_f32_scalar(dst, src, n); }

@@ -534,13 +534,13 @@ const ep__isa A5_SYM(ep__isa_avx512) = {A5_NAME("avx512"),
                                         {NULL, cvt_a5_f16, cvt_a5_bf16},
                                         {mm_a5_f32, mm_a5_f16, mm_a5_bf16, mm_a5_q8},
                                         attn_a5,
-                                        1};
+                                        1, 64};
 const ep__isa A5_SYM(ep__isa_avx512_vnni) = {A5_NAME("avx512vnni"),
                                              {dot_a5_f32, dot_a5_f16, dot_a5_bf16},
                                              {NULL, cvt_a5_f16, cvt_a5_bf16},
                                              {mm_a5_f32, mm_a5_f16, mm_a5_bf16, mm_a5_q8_vnni},
                                              attn_a5,
-                                             1};
+                                             1, 64};
 #endif /* A5_ENABLED */
 
 #if !defined(EP_KERN_SIMDE)
@@ -566,9 +566,9 @@ int ep__avx512_available(void) {
 }
 #else
 const ep__isa ep__isa_avx512 = {
-    "scalar", {NULL, NULL, NULL}, {NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}, NULL, 0};
+    "scalar", {NULL, NULL, NULL}, {NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}, NULL, 0, 32};
 const ep__isa ep__isa_avx512_vnni = {
-    "scalar", {NULL, NULL, NULL}, {NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}, NULL, 0};
+    "scalar", {NULL, NULL, NULL}, {NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}, NULL, 0, 32};
 int ep__avx512_available(void) { return 0; }
 #endif
 #endif

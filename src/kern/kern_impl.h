@@ -28,6 +28,7 @@ typedef struct {
   ep__attn_fn attn;           /* NULL: portable loop in kern.c */
   int avx2;                   /* the CPU has AVX2/FMA/F16C: the AVX2-only paths (packed
                                * GEMM, encoder, Q8 prefill panels) may run */
+  int align;                  /* bytes of its widest load: matmul input rows are aligned to it */
 } ep__isa;
 
 extern const ep__isa ep__isa_scalar;
