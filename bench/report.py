@@ -72,6 +72,18 @@ def med(rows, key):
     return statistics.median(v) if v else None
 
 
+def vs_one(rows, one, key):
+    """Ratio of a stream level to one stream: the median over rounds of the ratio within
+    each round (the single stream's bandwidth-bound rate drifts between minutes), or the
+    ratio of the medians for lines without rounds."""
+    by_round = {r["round"]: r[key] for r in one if r.get(key) and "round" in r}
+    ratios = [r[key] / by_round[r["round"]] for r in rows if r.get(key) and r.get("round") in by_round]
+    if ratios:
+        return statistics.median(ratios)
+    a, b = med(rows, key), med(one, key)
+    return a / b if a and b else None
+
+
 def summarise_embed(rows):
     """bench_embed.sh JSON lines -> one result per (threads, batch): best round of each engine."""
     best = {}
@@ -129,10 +141,14 @@ def summarise(lines):
             res["same_first_ids"] = o == l
         results.append(res)
     for (label, dtype, threads, s), g in sorted(streams.items()):
-        one = streams.get((label, dtype, threads, 1))
-        tps = med(g, "aggregate_tps")
-        results.append({"kind": "streams", "model": label, "dtype": dtype, "threads": threads, "streams": s,
-                        "aggregate_tps": tps, "vs_1_stream": tps / med(one, "aggregate_tps") if one else None})
+        one = streams.get((label, dtype, threads, 1), [])
+        res = {"kind": "streams", "model": label, "dtype": dtype, "threads": threads, "streams": s,
+               "rounds": len(g)}
+        for m in ("aggregate_tps", "decode_tps"):
+            res[m] = med(g, m)
+            res[m.replace("_tps", "_vs_1_stream")] = vs_one(g, one, m)
+        res["vs_1_stream"] = res.pop("aggregate_vs_1_stream")
+        results.append(res)
     return triad, results
 
 
@@ -171,9 +187,15 @@ def table(results, triad, adjacent=None):
                     r["model"], dt, r["threads"], name, fmt(v["endpointd"]), fmt(v["llama.cpp"]),
                     fmt(v["ratio"], ".2f"), bound, runbest))
         else:
-            note = ("%.2fx vs 1 stream" % r["vs_1_stream"]) if r["streams"] > 1 and r["vs_1_stream"] else ""
-            out.append("| %s | %s | %d | aggregate decode tok/s, %d stream%s (HTTP runtime) | %s | - | %s | | |" % (
-                r["model"], r["dtype"], r["threads"], r["streams"], "s" if r["streams"] > 1 else "",
+            many = r["streams"] > 1
+            if r.get("decode_tps"):
+                note = ("%.2fx vs 1 stream" % r["decode_vs_1_stream"]) if many and r.get("decode_vs_1_stream") else ""
+                out.append("| %s | %s | %d | aggregate decode tok/s, %d stream%s decoding (HTTP runtime) | %s | - | %s | | |"
+                           % (r["model"], r["dtype"], r["threads"], r["streams"], "s" if many else "",
+                              fmt(r["decode_tps"]), note))
+            note = ("%.2fx vs 1 stream" % r["vs_1_stream"]) if many and r["vs_1_stream"] else ""
+            out.append("| %s | %s | %d | end to end tok/s incl. prompts, %d stream%s (HTTP runtime) | %s | - | %s | | |" % (
+                r["model"], r["dtype"], r["threads"], r["streams"], "s" if many else "",
                 fmt(r["aggregate_tps"]), note))
     out.append("")
     out.append("Peer: llama.cpp (node-llama-cpp 3.22.1 CPU build) for the llama/gpt2 rows, %s for the "
@@ -201,7 +223,7 @@ def measures(r):
         return [(m, r[m]["endpointd"], "tok/s") for m in ("prefill_tps", "decode_tps")]
     if r["kind"] == "embed":
         return [("sentences_per_s", r["sentences_per_s"]["endpointd"], "sentences/s")]
-    return [("aggregate_tps", r["aggregate_tps"], "tok/s")]
+    return [("aggregate_tps", r["aggregate_tps"], "tok/s"), ("decode_tps", r.get("decode_tps"), "tok/s")]
 
 
 def compare(results, baseline):

@@ -7,7 +7,7 @@
 # bench/results/baseline.json and flags drops > 10% (exit 3). Usage:
 #   bench/run.sh [BUILD_DIR]   env: QUICK=1 (Llama only, 32 decode steps) REPS=1 GPT2_THREADS=1
 #     THREADS="1 2" DTYPES="f32 f16 bf16 int8" GPT2_DTYPES="f32 int8" MODELS="llama-124m gpt2-124m"
-#     STREAM_DTYPES="f32 int8" (those in DTYPES) EMBED=0 (skip embeddings) FULL_EMBED=1 (batch 32 too) UPDATE_BASELINE=1
+#     STREAM_DTYPES="f32 int8" (those in DTYPES) STREAM_ROUNDS=5 EMBED=0 (skip embeddings) FULL_EMBED=1 (batch 32 too) UPDATE_BASELINE=1
 # Writes bench/results/latest.json and $BUILD_DIR/bench-report.md; models go to $BUILD_DIR/bench-models.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +24,7 @@ FULL_EMBED=${FULL_EMBED:-0}
 MODELS=${MODELS:-$([ "$QUICK" = 1 ] && echo llama-124m || echo "llama-124m gpt2-124m")}
 DECODE=${DECODE:-$([ "$QUICK" = 1 ] && echo 32 || echo 128)}
 STREAM_TOKENS=${STREAM_TOKENS:-$([ "$QUICK" = 1 ] && echo 16 || echo 64)}
+STREAM_ROUNDS=${STREAM_ROUNDS:-$([ "$QUICK" = 1 ] && echo 1 || echo 5)} # 1,2,4,8 streams, again and again
 PY=/usr/bin/python3
 W=$BUILD/bench-models
 RAW=$BUILD/bench-raw.jsonl
@@ -151,7 +152,7 @@ ST=${STREAM_THREADS:-$(echo $THREADS | tr ' ' '\n' | sort -n | tail -1)}
 for d in $STREAM_DTYPES; do
   log "streams 1,2,4,8 through endpointd runtime: llama-124m $d threads=$ST"
   timeout 300 $PY "$ROOT/bench/bench_streams.py" --bin "$BUILD/endpointd" --model "${REPO[llama-124m]}" \
-    --threads "$ST" --dtype "$d" --tokens "$STREAM_TOKENS" --label llama-124m >>"$RAW" || log "streams run failed: $d"
+    --threads "$ST" --dtype "$d" --tokens "$STREAM_TOKENS" --rounds "$STREAM_ROUNDS" --label llama-124m >>"$RAW" || log "streams run failed: $d"
 done
 log "gateway overhead"
 timeout 300 $PY "$ROOT/bench/bench_gateway.py" --bin "$BUILD/endpointd" -n "$([ "$QUICK" = 1 ] && echo 300 || echo 2000)" \

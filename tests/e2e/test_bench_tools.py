@@ -237,3 +237,22 @@ def test_report_embed_not_measured_note(tmp_path):
     assert rc == 0
     assert "Embeddings (bench/bench_embed.sh, endpointd vs onnxruntime-node): not measured: python3-torch" in out
     assert doc["embeddings"]["note"].startswith("not measured")
+
+
+def test_report_streams_ratio_within_rounds(tmp_path):
+    # the single stream's rate drifts between rounds (bandwidth); the 8-stream ratio is taken within
+    # each round, then the median: rounds give 4.0x, 5.0x, 3.0x -> 4.0x (the ratio of the medians of
+    # the levels would be 400/90 = 4.44x); end to end and decode-phase rates are reported apart
+    def st(s, rnd, agg, dec):
+        return {"engine": "endpointd-http", "label": "llama-124m", "dtype": "f32", "threads": 2, "streams": s,
+                "round": rnd, "generated": 64 * s, "wall_s": 1.0, "aggregate_tps": agg, "decode_tps": dec}
+    raw = [st(1, 0, 90, 100), st(8, 0, 300, 400), st(1, 1, 70, 80), st(8, 1, 350, 400),
+           st(1, 2, 100, 130), st(8, 2, 330, 390)]
+    rc, out, doc = report(tmp_path, raw)
+    assert rc == 0, out
+    r8 = [r for r in doc["results"] if r["kind"] == "streams" and r["streams"] == 8][0]
+    assert r8["decode_tps"] == 400 and r8["decode_vs_1_stream"] == pytest.approx(4.0)
+    assert r8["aggregate_tps"] == 330 and r8["vs_1_stream"] == pytest.approx(300 / 90)  # 3.33, 5.0, 3.3
+    assert r8["rounds"] == 3
+    assert "8 streams decoding (HTTP runtime) | 400.0 | - | 4.00x vs 1 stream" in out
+    assert "end to end tok/s incl. prompts, 8 streams (HTTP runtime) | 330.0 | - | 3.33x vs 1 stream" in out

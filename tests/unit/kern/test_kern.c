@@ -439,6 +439,8 @@ int main(void) {
   const int shapes[][3] = {{1, 64, 64}, {1, 768, 300}, {3, 33, 17}, {7, 100, 129}, {20, 300, 260},
                            {1, 5, 3},   {2, 64, 9},    {5, 172, 64}, {8, 768, 68}, {16, 256, 256},
                            {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300},
+                           /* the sgemm path starts at 40 rows: ragged rows above it */
+                           {49, 300, 1100}, {41, 264, 300},
                            /* AVX2 row kernel: 12-row group + 2 rows, 256-column K blocks
                             * with a short last one and a scalar tail, outputs 2 mod 3 */
                            {14, 523, 71}, {4, 1030, 38}};

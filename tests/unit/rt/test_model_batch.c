@@ -1,6 +1,7 @@
 /* Batching: several sequences of different lengths in one ep_model_forward
- * (prefill chunks and decode tokens mixed, 16 rows in the first step so the
- * BLAS path is used) give the same logits as running each sequence alone
+ * (prefill chunks and decode tokens mixed, 16 rows in the first step) give
+ * the same logits as running each sequence alone (the tiny models are too
+ * narrow for the sgemm path: unit_kern covers it)
  * (tolerance 1e-5). Also: capacity overflow and bad ids append nothing. */
 #include "model_testutil.h"
 
