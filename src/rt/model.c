@@ -163,6 +163,7 @@ void ep_kv_free(ep_kv *kv) {
 }
 
 size_t ep_kv_len(const ep_kv *kv) { return kv->len; }
+size_t ep_kv_cap(const ep_kv *kv) { return kv->cap; }
 void ep_kv_truncate(ep_kv *kv, size_t len) {
   if (len < kv->len) kv->len = len;
 }

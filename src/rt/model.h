@@ -51,7 +51,11 @@ const ep_model_info *ep_model_get_info(const ep_model *m);
 ep_kv *ep_kv_new(ep_model *m, size_t max_tokens);
 void ep_kv_free(ep_kv *kv);
 size_t ep_kv_len(const ep_kv *kv);          /* positions filled */
-void ep_kv_truncate(ep_kv *kv, size_t len); /* drop positions >= len */
+size_t ep_kv_cap(const ep_kv *kv);          /* positions it can hold (max_tokens) */
+/* Drops positions >= len. Truncating to 0 makes the cache as good as new for
+ * any sequence of up to ep_kv_cap positions: forward only reads positions
+ * < ep_kv_len, each written by the sequence before it is read. */
+void ep_kv_truncate(ep_kv *kv, size_t len);
 
 typedef struct {
   ep_kv *kv;              /* sequence cache; tokens are appended at ep_kv_len(kv) */

@@ -3,7 +3,8 @@
  * batch (decode tokens first, then prompt chunks within the step budget), run
  * ep_model_forward once, then sample/detokenize/stop-check each sequence whose
  * prompt is fully in its KV cache, and publish. Prompt and generated tokens
- * share one path: a sequence feeds ids[n_fed..n_ids) in chunks. */
+ * share one path: a sequence feeds ids[n_fed..n_ids) in chunks. Finished
+ * sequences' KV caches go to a small pool that new sequences take from. */
 #include "rt/sched.h"
 
 #include <math.h>
@@ -49,6 +50,16 @@ struct ep_rt_sched {
   ep_batch_item *items;
   float *all_logits;    /* prefill_chunk * vocab, for decoder_input_details */
   float *lsm;           /* vocab scratch */
+  /* KV caches of finished sequences, emptied (ep_kv_truncate 0), at most
+   * max_batch_size: a new sequence takes the smallest that holds it. A new
+   * cache of >= 2 MiB is fresh huge pages, faulted and zeroed by the kernel
+   * on first touch; a pooled one is already resident. Repeated rounds of 8
+   * streams on llama-124m (f32, 2 threads): clear_page_erms 3.0% / 1.6% of
+   * the runtime's samples before, none with the pool; throughput equal within
+   * the machine's drift (377.6 vs 377.1 tok/s, mean of 6). Bounded by the
+   * memory of one full batch, which stays resident while the replica idles. */
+  ep_kv **kv_pool;
+  size_t nkv_pool;
 };
 
 const char *ep_finish_str(ep_finish f) {
@@ -108,10 +119,56 @@ static char *tok_text1(const ep_tok *t, int32_t id) {
   return s;
 }
 
+/* ---- KV cache pool (compute thread) ------------------------------------ */
+
+static void kv_pool_stats(ep_rt_sched *s, int reused) {
+  pthread_mutex_lock(&s->mu);
+  s->st.kv_pooled = s->nkv_pool;
+  if (s->nkv_pool > s->st.kv_pooled_max) s->st.kv_pooled_max = s->nkv_pool;
+  s->st.kv_reused += (uint64_t)reused;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* the smallest pooled cache of >= need positions, else a new one */
+static ep_kv *kv_take(ep_rt_sched *s, size_t need) {
+  size_t best = s->nkv_pool;
+  for (size_t i = 0; i < s->nkv_pool; i++) {
+    size_t c = ep_kv_cap(s->kv_pool[i]);
+    if (c >= need && (best == s->nkv_pool || c < ep_kv_cap(s->kv_pool[best]))) best = i;
+  }
+  if (best == s->nkv_pool) return ep_kv_new(s->model, need);
+  ep_kv *kv = s->kv_pool[best];
+  s->kv_pool[best] = s->kv_pool[--s->nkv_pool];
+  kv_pool_stats(s, 1);
+  return kv;
+}
+
+/* keeps kv emptied; with the pool full, the smallest of the pool and kv is
+ * freed (larger caches fit more requests) */
+static void kv_put(ep_rt_sched *s, ep_kv *kv) {
+  if (!kv) return;
+  ep_kv_truncate(kv, 0);
+  size_t max = (size_t)s->p.max_batch_size;
+  if (s->nkv_pool == max) {
+    size_t lo = 0;
+    for (size_t i = 1; i < max; i++)
+      if (ep_kv_cap(s->kv_pool[i]) < ep_kv_cap(s->kv_pool[lo])) lo = i;
+    if (ep_kv_cap(s->kv_pool[lo]) >= ep_kv_cap(kv)) {
+      ep_kv_free(kv);
+      return;
+    }
+    ep_kv_free(s->kv_pool[lo]);
+    s->kv_pool[lo] = kv;
+  } else {
+    s->kv_pool[s->nkv_pool++] = kv;
+  }
+  kv_pool_stats(s, 0);
+}
+
 /* ---- per-sequence lifecycle (compute thread) --------------------------- */
 
-static void seq_release(seq_t *q) {
-  ep_kv_free(q->kv);
+static void seq_release(ep_rt_sched *s, seq_t *q) {
+  kv_put(s, q->kv);
   free(q->ids);
   ep_tok_stream_free(q->ts);
   ep_buf_free(&q->text);
@@ -147,14 +204,14 @@ static void publish_done(ep_rt_sched *s, seq_t *q, ep_finish f, const char *err)
   r->done = 1;
   s->nrunning--;
   pthread_mutex_unlock(&s->mu);
-  seq_release(q);
+  seq_release(s, q);
 }
 
 static int seq_setup(ep_rt_sched *s, seq_t *q, ep_gen_req *r) {
   memset(q, 0, sizeof *q);
   q->r = r;
   q->cap = r->n_input + (size_t)r->max_new_tokens;
-  q->kv = ep_kv_new(s->model, q->cap);
+  q->kv = kv_take(s, q->cap);
   q->ids = malloc(sizeof(int32_t) * q->cap);
   q->ts = ep_tok_stream_new(s->tok, 1);
   q->logits = malloc(sizeof(float) * (size_t)s->info->vocab_size);
@@ -421,7 +478,9 @@ int ep_rt_sched_new(ep_model *m, const ep_tok *tok, const ep_rt_sched_params *p,
   s->items = calloc((size_t)s->p.max_batch_size, sizeof(ep_batch_item));
   s->all_logits = malloc(sizeof(float) * (size_t)V * (size_t)s->p.prefill_chunk);
   s->lsm = malloc(sizeof(float) * (size_t)V);
-  if (!s->seqs || !s->items || !s->all_logits || !s->lsm || ep_sampler_init(&s->sampler, V)) {
+  s->kv_pool = calloc((size_t)s->p.max_batch_size, sizeof(ep_kv *));
+  if (!s->seqs || !s->items || !s->all_logits || !s->lsm || !s->kv_pool ||
+      ep_sampler_init(&s->sampler, V)) {
     ep_rt_sched_free(s);
     return EP_ENOMEM;
   }
@@ -461,6 +520,8 @@ void ep_rt_sched_free(ep_rt_sched *s) {
   free(s->items);
   free(s->all_logits);
   free(s->lsm);
+  for (size_t i = 0; i < s->nkv_pool; i++) ep_kv_free(s->kv_pool[i]);
+  free(s->kv_pool);
   free(s);
 }
 

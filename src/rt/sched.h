@@ -123,6 +123,9 @@ typedef struct {
   uint64_t steps;
   uint64_t step_tokens; /* tokens pushed through forward, total */
   uint64_t max_batch_seen;
+  size_t kv_pooled;     /* finished sequences' KV caches kept for reuse (<= max_batch_size) */
+  size_t kv_pooled_max; /* most caches the pool held at once */
+  uint64_t kv_reused;   /* sequences that took a pooled cache instead of a new one */
 } ep_rt_sched_stats;
 void ep_rt_sched_get_stats(ep_rt_sched *s, ep_rt_sched_stats *st);
 

@@ -3,7 +3,8 @@
  * reference) through the batching scheduler; 8 concurrent greedy requests
  * equal 8 sequential ones; a request joining mid-batch does not disturb the
  * others; cancellation; queue bound (EP_EBUSY); stop sequences; seeded
- * sampling is deterministic. */
+ * sampling is deterministic; a pooled KV cache reused by a later request gives
+ * bitwise the output of a new one, and the pool stays within max_batch_size. */
 #include "test.h"
 
 #include <jansson.h>
@@ -37,6 +38,14 @@ static int same_ids(const ep_gen_req *a, const ep_gen_req *b) {
   if (a->n_pub != b->n_pub) return 0;
   for (size_t i = 0; i < a->n_pub; i++)
     if (a->toks[i].id != b->toks[i].id) return 0;
+  return 1;
+}
+
+/* same ids and bitwise the same logprobs */
+static int same_out(const ep_gen_req *a, const ep_gen_req *b) {
+  if (!same_ids(a, b)) return 0;
+  for (size_t i = 0; i < a->n_pub; i++)
+    if (memcmp(&a->toks[i].logprob, &b->toks[i].logprob, sizeof(float)) != 0) return 0;
   return 1;
 }
 
@@ -212,6 +221,86 @@ static void test_cancel_queue_stop(void) {
   ep_rt_sched_free(s);
 }
 
+static ep_gen_req *run1(ep_rt_sched *s, const int32_t *ids, size_t n, int max_new) {
+  ep_gen_req *r = mk(ids, n, max_new);
+  CHECK_INT(ep_rt_sched_submit(s, r), EP_OK);
+  ep_rt_sched_wait(s, r);
+  CHECK_INT(r->finish, EP_FINISH_LENGTH);
+  return r;
+}
+
+static void test_kv_pool(void) {
+  ep_rt_sched_params sp = ep_rt_sched_default_params();
+  sp.max_batch_size = 2;
+  ep_rt_sched *s, *fresh;
+  CHECK_INT(ep_rt_sched_new(g_model, g_tok, &sp, &s), EP_OK);
+  CHECK_INT(ep_rt_sched_new(g_model, g_tok, &sp, &fresh), EP_OK);
+  /* A (5 + 200 positions) stops early at "Lily" after filling ~15; B (4 + 30)
+   * takes A's cache with A's keys and values still in it and must not see
+   * them. A stale length would still fit B, so B would run at wrong
+   * positions instead of failing with EP_ERANGE. */
+  ep_gen_req *a = mk(k_prompts[0], plen(0), 200);
+  a->stop = calloc(1, sizeof(char *));
+  a->stop[0] = strdup("Lily");
+  a->nstop = 1;
+  CHECK_INT(ep_rt_sched_submit(s, a), EP_OK);
+  ep_rt_sched_wait(s, a);
+  CHECK_INT(a->finish, EP_FINISH_STOP);
+  CHECK(a->n_pub > 4 && a->n_pub < 30);
+  ep_rt_sched_stats st;
+  ep_rt_sched_get_stats(s, &st);
+  CHECK_INT(st.kv_pooled, 1);
+  CHECK_INT(st.kv_reused, 0);
+  ep_gen_req *b = run1(s, k_prompts[3], plen(3), 30);
+  ep_rt_sched_get_stats(s, &st);
+  CHECK_INT(st.kv_reused, 1);
+  CHECK_INT(st.kv_pooled, 1);
+  ep_gen_req *b0 = run1(fresh, k_prompts[3], plen(3), 30);
+  CHECK_INT(b->n_pub, 30);
+  CHECK(same_out(b, b0));
+  CHECK_STR(b->text, b0->text);
+  /* a request longer than every pooled cache gets a new one */
+  ep_gen_req *c = run1(s, k_prompts[0], plen(0), 210);
+  ep_rt_sched_get_stats(s, &st);
+  CHECK_INT(st.kv_reused, 1);
+  CHECK_INT(st.kv_pooled, 2);
+  /* growing needs never fit a pooled cache: without the bound the pool would
+   * hold 7 caches after these; with it, the 2 largest */
+  ep_gen_req *g[5];
+  for (int i = 0; i < 5; i++) g[i] = run1(s, k_prompts[i], plen(i), 220 + 10 * i);
+  ep_rt_sched_get_stats(s, &st);
+  CHECK_INT(st.kv_reused, 1);
+  CHECK_INT(st.kv_pooled, 2);
+  CHECK_INT(st.kv_pooled_max, 2);
+  /* 8 concurrent requests through 2 slots reuse the pool and keep the bound;
+   * each has the ids of its run on the fresh scheduler (ids only: batched
+   * rows need not round like single ones) */
+  ep_gen_req *con[8], *ref[8];
+  for (int i = 0; i < 8; i++) {
+    con[i] = mk(k_prompts[i], plen(i), 20 + 5 * i);
+    CHECK_INT(ep_rt_sched_submit(s, con[i]), EP_OK);
+  }
+  for (int i = 0; i < 8; i++) ep_rt_sched_wait(s, con[i]);
+  for (int i = 0; i < 8; i++) {
+    ref[i] = run1(fresh, k_prompts[i], plen(i), 20 + 5 * i);
+    CHECK(same_ids(con[i], ref[i]));
+  }
+  ep_rt_sched_get_stats(s, &st);
+  CHECK_INT(st.kv_reused, 9);
+  CHECK_INT(st.kv_pooled_max, 2);
+  ep_gen_req_free(a);
+  ep_gen_req_free(b);
+  ep_gen_req_free(b0);
+  ep_gen_req_free(c);
+  for (int i = 0; i < 5; i++) ep_gen_req_free(g[i]);
+  for (int i = 0; i < 8; i++) {
+    ep_gen_req_free(con[i]);
+    ep_gen_req_free(ref[i]);
+  }
+  ep_rt_sched_free(s);
+  ep_rt_sched_free(fresh);
+}
+
 int main(void) {
   char err[256];
   ep_model_params mp = ep_model_default_params();
@@ -225,6 +314,7 @@ int main(void) {
   RUN(test_golden);
   RUN(test_concurrent_equals_sequential);
   RUN(test_cancel_queue_stop);
+  RUN(test_kv_pool);
   ep_model_free(g_model);
   ep_tok_free(g_tok);
   return t_finish();
