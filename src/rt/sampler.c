@@ -182,10 +182,48 @@ static void warp_typical(ep_sampler *s, float mass) {
   free(lp);
 }
 
+/* The first maximum of x[0..n) read in place, or -1 when x holds a NaN (the
+ * general path then masks it). Eight running maxima instead of one: the scalar
+ * compare-and-branch loop was a serial chain over the vocabulary. */
+static int32_t first_max(const float *x, int n) {
+  float m[8];
+  int nan = 0, i = 0;
+  for (int k = 0; k < 8; k++) m[k] = -INFINITY;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) {
+      float v = x[i + k];
+      nan |= v != v;
+      m[k] = v > m[k] ? v : m[k];
+    }
+  for (; i < n; i++) {
+    nan |= x[i] != x[i];
+    m[0] = x[i] > m[0] ? x[i] : m[0];
+  }
+  if (nan) return -1;
+  float mx = m[0];
+  for (int k = 1; k < 8; k++) mx = m[k] > mx ? m[k] : mx;
+  for (i = 0; i < n; i++)
+    if (x[i] == mx) return i;
+  return 0; /* n == 0 */
+}
+
 int32_t ep_sampler_sample(ep_sampler *s, const ep_sampler_params *p, ep_rng *rng,
                           const float *logits, const int32_t *ctx, size_t nctx, float *logprob,
                           ep_token_logprob *top, int ntop) {
   int n = s->vocab;
+  /* plain greedy (the common serving case): no copy of the logits, no
+   * per-token pass but the argmax and the log-sum-exp; the same id and bits as
+   * below, which this skips only when nothing would change the scores. In a
+   * step of 8 streams (vocab 32000) the copy, the NaN pass and the serial
+   * argmax cost ~40 us per sequence, on the one thread while the pool waits. */
+  if (!p->do_sample && !(top && ntop > 0) && p->repetition_penalty == 1.0f &&
+      p->frequency_penalty == 0.0f) {
+    int32_t id = first_max(logits, n);
+    if (id >= 0) {
+      if (logprob) *logprob = log_softmax_at(logits, n, id);
+      return id;
+    }
+  }
   memcpy(s->work, logits, sizeof(float) * (size_t)n);
   for (int i = 0; i < n; i++)
     if (isnan(s->work[i])) s->work[i] = -INFINITY;

@@ -240,12 +240,47 @@ static void test_greedy_vocab(void) {
   ep_sampler_free(&s);
 }
 
+/* Plain greedy reads the logits in place with eight running maxima: the
+ * first maximum wins wherever the ties fall (same lane, other lanes, the
+ * tail), all -inf gives id 0, a NaN anywhere takes the masking path, and the
+ * log-prob is the one the top-token path reports. */
+static void test_greedy_first_max(void) {
+  enum { V = 21 }; /* two 8-blocks and a tail of 5 */
+  ep_sampler s;
+  CHECK_INT(ep_sampler_init(&s, V), 0);
+  ep_sampler_params p = ep_sampler_default_params();
+  ep_rng r;
+  ep_rng_seed(&r, 1);
+  static const int ties[][2] = {{2, 9}, {9, 2}, {3, 11}, {17, 20}, {0, 8}, {16, 19}, {20, 5}};
+  for (size_t t = 0; t < sizeof ties / sizeof ties[0]; t++) {
+    float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)(i % 7) - 3.0f;
+    l[ties[t][0]] = 5.0f;
+    l[ties[t][1]] = 5.0f;
+    int want = ties[t][0] < ties[t][1] ? ties[t][0] : ties[t][1];
+    float lp = 0, lpt = 1;
+    ep_token_logprob top[1];
+    CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, &lp, NULL, 0), want);
+    CHECK_INT(ep_sampler_sample(&s, &p, &r, l, NULL, 0, &lpt, top, 1), want);
+    CHECK(lp == lpt);
+  }
+  float inf[V], nan[V];
+  for (int i = 0; i < V; i++) inf[i] = -INFINITY, nan[i] = (float)i;
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, inf, NULL, 0, NULL, NULL, 0), 0);
+  nan[20] = NAN; /* the largest value masked: the next one wins */
+  float lp = 0;
+  CHECK_INT(ep_sampler_sample(&s, &p, &r, nan, NULL, 0, &lp, NULL, 0), 19);
+  CHECK(isfinite(lp));
+  ep_sampler_free(&s);
+}
+
 int main(void) {
   RUN(test_rng);
   RUN(test_log_softmax);
   RUN(test_penalties);
   RUN(test_greedy);
   RUN(test_greedy_vocab);
+  RUN(test_greedy_first_max);
   RUN(test_warpers);
   RUN(test_stop);
   return t_finish();
