@@ -67,6 +67,13 @@ void ep_ref_softmax(float *x, int n);
 float ep_ref_logsumexp(const float *x, int n);
 /* x[n_head*hd] rotated in place, rotate_half convention: pairs (i, i+hd/2) */
 void ep_ref_rope(float *x, int n_head, int hd, int pos, const double *inv_freq);
+/* The angles of rows at positions pos[0..nrows): cs[r*hd + i] = cos and
+ * cs[r*hd + hd/2 + i] = sin of pos[r] * inv_freq[i] (i < hd/2, computed in
+ * double and rounded to float, the values ep_ref_rope uses); ep_ref_rope_cs
+ * rotates one row with its cs row: bitwise ep_ref_rope. A forward computes the
+ * table once for all layers, q and k. */
+void ep_rope_cs(float *cs, int nrows, int hd, const int *pos, const double *inv_freq);
+void ep_ref_rope_cs(float *x, int n_head, int hd, const float *cs);
 void ep_ref_gelu_tanh(float *x, int n); /* gelu_new: 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
 void ep_ref_silu(float *x, int n);
 void ep_ref_add(float *y, const float *x, int n); /* y += x */
@@ -172,14 +179,13 @@ void ep_kern_gemm(ep_kern *k, const float *x, int n, const ep_gemm_out *outs, in
 
 /* Row and element ops, split across the pool only when large (prefill);
  * results are bitwise those of the ep_ref_* kernel of the same name.
- * ep_kern_rope rotates nrows rows (stride floats apart) in place, row r at
- * position pos[r]. */
+ * ep_kern_rope rotates nrows rows (stride floats apart) in place, row r with
+ * the angles cs + r*hd of ep_rope_cs. */
 void ep_kern_layernorm(ep_kern *k, float *y, const float *x, const float *w, const float *b, int n, int d,
                        float eps);
 void ep_kern_rmsnorm(ep_kern *k, float *y, const float *x, const float *w, int n, int d, float eps);
 void ep_kern_gelu_tanh(ep_kern *k, float *x, size_t n);
 void ep_kern_swiglu(ep_kern *k, float *g, const float *u, size_t n);
-void ep_kern_rope(ep_kern *k, float *x, int nrows, size_t stride, int n_head, int hd, const int *pos,
-                  const double *inv_freq);
+void ep_kern_rope(ep_kern *k, float *x, int nrows, size_t stride, int n_head, int hd, const float *cs);
 
 #endif

@@ -174,11 +174,34 @@ void ep_ref_softmax(float *x, int n) {
   for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
+void ep_rope_cs(float *cs, int nrows, int hd, const int *pos, const double *inv_freq) {
+  int half = hd / 2;
+  for (int r = 0; r < nrows; r++)
+    for (int i = 0; i < half; i++) {
+      double a = pos[r] * inv_freq[i];
+      cs[(size_t)r * hd + i] = (float)cos(a);
+      cs[(size_t)r * hd + half + i] = (float)sin(a);
+    }
+}
+
 void ep_ref_rope(float *x, int n_head, int hd, int pos, const double *inv_freq) {
   int half = hd / 2;
   for (int i = 0; i < half; i++) {
     double a = pos * inv_freq[i];
     float c = (float)cos(a), s = (float)sin(a);
+    for (int h = 0; h < n_head; h++) {
+      float *xh = x + (size_t)h * hd;
+      float x1 = xh[i], x2 = xh[i + half];
+      xh[i] = x1 * c - x2 * s;
+      xh[i + half] = x2 * c + x1 * s;
+    }
+  }
+}
+
+void ep_ref_rope_cs(float *x, int n_head, int hd, const float *cs) {
+  int half = hd / 2;
+  for (int i = 0; i < half; i++) {
+    float c = cs[i], s = cs[half + i];
     for (int h = 0; h < n_head; h++) {
       float *xh = x + (size_t)h * hd;
       float x1 = xh[i], x2 = xh[i + half];

@@ -23,8 +23,7 @@ typedef struct {
   size_t len;        /* activations: elements */
   size_t stride;     /* rope: floats between rows */
   int n_head, hd;    /* rope */
-  const int *pos;    /* rope */
-  const double *inv; /* rope */
+  const float *cs;   /* rope: ep_rope_cs rows */
 } row_job;
 
 static void span(int task, int ntasks, size_t total, size_t *a, size_t *b) {
@@ -50,7 +49,7 @@ static void row_task(void *ctx, int task, int thread) {
     case OP_LN: ep_ref_layernorm(j->y + off, j->x + off, j->w, j->b, (int)(b - a), j->d, j->eps); break;
     case OP_RMS: ep_ref_rmsnorm(j->y + off, j->x + off, j->w, (int)(b - a), j->d, j->eps); break;
     default:
-      for (size_t r = a; r < b; r++) ep_ref_rope(j->y + r * j->stride, j->n_head, j->hd, j->pos[r], j->inv);
+      for (size_t r = a; r < b; r++) ep_ref_rope_cs(j->y + r * j->stride, j->n_head, j->hd, j->cs + r * j->hd);
       break;
   }
 }
@@ -88,11 +87,9 @@ void ep_kern_swiglu(ep_kern *k, float *g, const float *u, size_t n) {
   row_run(k, &j, n, ACT_MIN_SPLIT_ELEMS, n / 8 ? n / 8 : 1);
 }
 
-void ep_kern_rope(ep_kern *k, float *x, int nrows, size_t stride, int n_head, int hd, const int *pos,
-                  const double *inv_freq) {
+void ep_kern_rope(ep_kern *k, float *x, int nrows, size_t stride, int n_head, int hd, const float *cs) {
   if (nrows <= 0) return;
-  row_job j = {.op = OP_ROPE, .y = x, .n = nrows, .stride = stride, .n_head = n_head, .hd = hd,
-               .pos = pos, .inv = inv_freq};
-  /* sin/cos per pair: weigh like an activation */
+  row_job j = {.op = OP_ROPE, .y = x, .n = nrows, .stride = stride, .n_head = n_head, .hd = hd, .cs = cs};
+  /* 4 multiply-adds per pair: weigh like an activation */
   row_run(k, &j, (size_t)nrows * n_head * hd, ACT_MIN_SPLIT_ELEMS, (size_t)nrows);
 }

@@ -10,6 +10,7 @@
 
 typedef struct {
   float *x, *h, *q, *k, *v, *att, *f1, *f2; /* activations, T rows */
+  float *cs;                                /* [T][head_dim] RoPE cos/sin (ep_rope_cs) */
   int *pos;                                 /* [T] absolute position of each row */
   int *seq;                                 /* [T] batch item of each row */
   ep_attn_row *rows;                        /* [T] */
@@ -45,8 +46,8 @@ static int layer_forward(ep_model *m, int l, ep_batch_item *items, fwd_buf *b, i
                             {b->v, L->v.data, L->v.wt, L->v_b, kvd}};
   if (ep_kern_matmul_multi(k, b->h, T, d, qkv, 3) != EP_OK) return EP_ENOMEM;
   if (m->use_rope) {
-    ep_kern_rope(k, b->q, T, (size_t)qd, in->n_head, hd, b->pos, m->inv_freq);
-    ep_kern_rope(k, b->k, T, (size_t)kvd, in->n_kv_head, hd, b->pos, m->inv_freq);
+    ep_kern_rope(k, b->q, T, (size_t)qd, in->n_head, hd, b->cs);
+    ep_kern_rope(k, b->k, T, (size_t)kvd, in->n_kv_head, hd, b->cs);
   }
   /* scatter the new keys/values into the head-major caches */
   for (int r = 0; r < T; r++) {
@@ -101,7 +102,8 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
    * memcpy was ~5% of a B=8 decode step (Llama-124M f32, 2 threads). */
 #define FWD_A16(n) (((size_t)(n) + 15) & ~(size_t)15)
   size_t nf = 2 * FWD_A16(T * d) + 2 * FWD_A16(T * qd) + 2 * FWD_A16(T * kvd) +
-              2 * FWD_A16(T * in->n_ff) + FWD_A16(nsel * d) + FWD_A16(nsel * V);
+              2 * FWD_A16(T * in->n_ff) + FWD_A16(T * in->head_dim) + FWD_A16(nsel * d) +
+              FWD_A16(nsel * V);
   /* one scratch block reused across steps (grown when a bigger batch comes) */
   size_t need = nf * sizeof(float) + T * (2 * sizeof(int) + sizeof(ep_attn_row));
   need = (need + 63) & ~(size_t)63;
@@ -125,6 +127,7 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
   b.v = p, p += FWD_A16(T * kvd);
   b.f1 = p, p += FWD_A16(T * in->n_ff);
   b.f2 = p, p += FWD_A16(T * in->n_ff);
+  b.cs = p, p += FWD_A16(T * in->head_dim);
   float *sel = p, *logits = p + FWD_A16(nsel * d);
 #undef FWD_A16
 
@@ -135,6 +138,8 @@ int ep__decoder_forward(ep_model *m, ep_batch_item *items, size_t nitems) {
       b.seq[r] = (int)i;
       embed_row(m, b.x + r * d, items[i].tokens[j], b.pos[r]);
     }
+  /* RoPE angles once per forward (was per layer, for q and k: 24x the sin/cos) */
+  if (m->use_rope) ep_rope_cs(b.cs, (int)T, in->head_dim, b.pos, m->inv_freq);
   for (int l = 0; l < in->n_layer && rc == EP_OK; l++) rc = layer_forward(m, l, items, &b, (int)T);
   if (rc != EP_OK) return rc; /* kv->len unchanged: the rows written are ignored */
 

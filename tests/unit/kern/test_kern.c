@@ -305,7 +305,10 @@ static void test_row_ops(ep_kern *k) {
     /* rope: 3 heads of 32 per row (d = 96) */
     memcpy(y0, x, sizeof(float) * len), memcpy(y1, x, sizeof(float) * len);
     for (int r = 0; r < n; r++) ep_ref_rope(y0 + (size_t)r * d, 3, 32, pos[r], inv);
-    ep_kern_rope(k, y1, n, (size_t)d, 3, 32, pos, inv);
+    float *cs = malloc(sizeof(float) * (size_t)n * 32);
+    ep_rope_cs(cs, n, 32, pos, inv);
+    ep_kern_rope(k, y1, n, (size_t)d, 3, 32, cs);
+    free(cs);
     CHECK(memcmp(y0, y1, sizeof(float) * len) == 0);
     free(x); free(y0); free(y1); free(u); free(pos);
   }
