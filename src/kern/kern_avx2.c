@@ -201,6 +201,27 @@ AVX2_FN static void attn_avx2(float *out, const float *q, const float *k, const 
   }
 }
 
+AVX2_FN void ep__rmsnorm_avx2(float *y, const float *x, const float *w, int n, int d, float eps) {
+  for (int i = 0; i < n; i++) {
+    const float *xi = x + (size_t)i * d;
+    float *yi = y + (size_t)i * d;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int j = 0;
+    for (; j + 16 <= d; j += 16) {
+      __m256 a = _mm256_loadu_ps(xi + j), b = _mm256_loadu_ps(xi + j + 8);
+      s0 = _mm256_fmadd_ps(a, a, s0);
+      s1 = _mm256_fmadd_ps(b, b, s1);
+    }
+    float ss = hsum(_mm256_add_ps(s0, s1));
+    for (; j < d; j++) ss += xi[j] * xi[j];
+    float r = 1.0f / sqrtf(ss / d + eps);
+    __m256 rv = _mm256_set1_ps(r);
+    for (j = 0; j + 8 <= d; j += 8)
+      _mm256_storeu_ps(yi + j, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xi + j), rv), _mm256_loadu_ps(w + j)));
+    for (; j < d; j++) yi[j] = xi[j] * r * w[j];
+  }
+}
+
 /* g = silu(g) * u = g * sigmoid(g) * u; sigmoid from e = exp(-|g|) (always in
  * ep__exp_ps's range): 1 / (1 + e) for g >= 0, e / (1 + e) below. The tail goes
  * through the same lanes (copied to a padded block), so a value's result does

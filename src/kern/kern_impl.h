@@ -69,6 +69,12 @@ void ep__gelu_erf_avx2(float *x, size_t n);
 /* g = silu(g) * u, AVX2 (kern_avx2.c): sigmoid from ep__exp_ps(-|g|), within
  * 1e-6 relative of ep_ref_swiglu's expf (worst seen 3.6e-7; not bitwise) */
 void ep__swiglu_avx2(float *g, const float *u, size_t n);
+/* ep_ref_rmsnorm with the sum of squares in 16 lanes (two 8-lane chains, then
+ * a fixed reduction and the scalar tail): the scalar float sum is one serial
+ * add chain over the row (~1 us per 768 values); then y = x * r * w as in the
+ * reference. Within 1e-6 relative of it (the sum's rounding differs); each
+ * row's result does not depend on the other rows. */
+void ep__rmsnorm_avx2(float *y, const float *x, const float *w, int n, int d, float eps);
 
 /* C[m x n] (ldc apart) = A[m x kc] (lda apart) * B, B packed as 16-column panels
  * [ceil(n/16)][kc][16] (zero-padded, 32-byte aligned); one thread, AVX2/FMA only
