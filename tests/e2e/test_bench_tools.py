@@ -256,3 +256,28 @@ def test_report_streams_ratio_within_rounds(tmp_path):
     assert r8["rounds"] == 3
     assert "8 streams decoding (HTTP runtime) | 400.0 | - | 4.00x vs 1 stream" in out
     assert "end to end tok/s incl. prompts, 8 streams (HTTP runtime) | 330.0 | - | 3.33x vs 1 stream" in out
+
+
+def test_report_drops_the_bandwidth_explains_are_noted_not_flagged(tmp_path):
+    # baseline: triad 40 GB/s at 2 threads; now 30 (-25%). One stream (memory-bound) -20%: in line
+    # with the bound, noted. 8 streams (compute-bound) -20%: flagged. Single-sequence decode -20%
+    # at the same % of its adjacent triad: noted; -20% at a lower % of the bound: flagged.
+    def st(s, agg):
+        return {"engine": "endpointd-http", "label": "llama-124m", "dtype": "f32", "threads": 2, "streams": s,
+                "round": 0, "generated": 64 * s, "wall_s": 1.0, "aggregate_tps": agg}
+
+    def run(triad, one, eight, dec16, tri16, dec32, tri32):
+        return [{"triad_threads": 2, "triad_gbps": triad}, st(1, one), st(8, eight),
+                eng("endpointd", "f16", 2, 500, dec16, triad_adjacent_gbps=[tri16]),
+                eng("endpointd", "f32", 2, 500, dec32, triad_adjacent_gbps=[tri32])]
+    rc0, _, base = report(tmp_path, run(40.0, 100, 400, 200, 40.0, 100, 40.0))
+    assert rc0 == 0
+    rc, out, doc = report(tmp_path, run(30.0, 80, 320, 160, 32.0, 80, 40.0), base=base)
+    assert rc == 3, out
+    flagged = " ".join(doc["regressions"])
+    noted = " ".join(doc["bandwidth_drops"])
+    assert "streams=8 aggregate_tps: 400.0 -> 320.0" in flagged
+    assert "engine llama-124m f32 threads=2 decode_tps: 100.0 -> 80.0" in flagged  # same triad: a real drop
+    assert "streams=1 aggregate_tps: 100.0 -> 80.0" in noted and "bandwidth bound -25%" in noted
+    assert "engine llama-124m f16 threads=2 decode_tps: 200.0 -> 160.0" in noted  # triad 40 -> 32
+    assert "Lower, in line with the host's memory bandwidth (not flagged):" in out
