@@ -213,9 +213,9 @@ int32_t ep_sampler_sample(ep_sampler *s, const ep_sampler_params *p, ep_rng *rng
   int n = s->vocab;
   /* plain greedy (the common serving case): no copy of the logits, no
    * per-token pass but the argmax and the log-sum-exp; the same id and bits as
-   * below, which this skips only when nothing would change the scores. In a
-   * step of 8 streams (vocab 32000) the copy, the NaN pass and the serial
-   * argmax cost ~40 us per sequence, on the one thread while the pool waits. */
+   * below, which this skips only when nothing would change the scores. At a
+   * vocab of 32000 that is 26 instead of 80 us per token, spent on the one
+   * thread while the pool waits (8 streams: ~0.4 ms of each step). */
   if (!p->do_sample && !(top && ntop > 0) && p->repetition_penalty == 1.0f &&
       p->frequency_penalty == 0.0f) {
     int32_t id = first_max(logits, n);
