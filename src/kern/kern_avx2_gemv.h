@@ -131,23 +131,41 @@ AVX2_FN static __attribute__((noinline)) void q8_gemv(float *y, size_t ys, const
  * bitwise those of q8_row; per pair and block 7 ops instead of 10. */
 AVX2_FN static inline void q8_row4_split(float *y, size_t ys, const __m256i *xsp, const float *sx,
                                          const uint8_t *wr, int nb, float bo) {
-  __m256 c[4][2];
-  for (int r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
-  for (int b = 0; b < nb; b++) {
-    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
-    __m256i wq = Q8_LD(wb);
-    __m256i we = _mm256_srai_epi16(_mm256_slli_epi16(wq, 8), 8), wo = _mm256_srai_epi16(wq, 8);
-    float sw = q8_scale(wb);
-    for (int r = 0; r < 4; r++) {
-      const __m256i *xp = xsp + ((size_t)r * nb + b) * 2;
-      __m256i p = _mm256_add_epi32(_mm256_madd_epi16(xp[0], we), _mm256_madd_epi16(xp[1], wo));
-      c[r][b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(sx[(size_t)r * nb + b] * sw),
-                                    c[r][b & 1]);
-    }
+  /* c<r><parity>: 8 named accumulators, so they stay in registers (with
+   * c[4][2] and a row loop gcc kept them on the stack: every FMA chain went
+   * through a store and a reload) */
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+         c31 = c00;
+  const __m256i *x0 = xsp, *x1 = xsp + (size_t)nb * 2, *x2 = xsp + (size_t)nb * 4, *x3 = xsp + (size_t)nb * 6;
+  const float *s0 = sx, *s1 = sx + nb, *s2 = sx + 2 * (size_t)nb, *s3 = sx + 3 * (size_t)nb;
+#define Q8S_ROW(r, acc)                                                                              \
+  acc = _mm256_fmadd_ps(                                                                             \
+      _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(x##r[2 * b], we),                       \
+                                          _mm256_madd_epi16(x##r[2 * b + 1], wo))),                 \
+      _mm256_mul_ps(_mm256_broadcast_ss(&s##r[b]), swv), acc)
+#define Q8S_BLOCK(a0, a1, a2, a3)                                                                    \
+  do {                                                                                               \
+    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;                                          \
+    __m256i wq = Q8_LD(wb);                                                                          \
+    __m256i we = _mm256_srai_epi16(_mm256_slli_epi16(wq, 8), 8), wo = _mm256_srai_epi16(wq, 8);      \
+    __m256 swv = _mm256_broadcast_ss((const float *)wb); /* the block's scale */                   \
+    Q8S_ROW(0, a0);                                                                                  \
+    Q8S_ROW(1, a1);                                                                                  \
+    Q8S_ROW(2, a2);                                                                                  \
+    Q8S_ROW(3, a3);                                                                                  \
+  } while (0)
+  int b = 0;
+  for (; b + 2 <= nb; b++) { /* even block, then odd: the parity of b picks the chain */
+    Q8S_BLOCK(c00, c10, c20, c30);
+    b++;
+    Q8S_BLOCK(c01, c11, c21, c31);
   }
+  if (b < nb) Q8S_BLOCK(c00, c10, c20, c30);
+#undef Q8S_BLOCK
+#undef Q8S_ROW
   float t[4];
-  _mm_storeu_ps(t, hsum4(_mm256_add_ps(c[0][0], c[0][1]), _mm256_add_ps(c[1][0], c[1][1]),
-                         _mm256_add_ps(c[2][0], c[2][1]), _mm256_add_ps(c[3][0], c[3][1])));
+  _mm_storeu_ps(t, hsum4(_mm256_add_ps(c00, c01), _mm256_add_ps(c10, c11), _mm256_add_ps(c20, c21),
+                         _mm256_add_ps(c30, c31)));
   for (int r = 0; r < 4; r++) y[(size_t)r * ys] = t[r] + bo;
 }
 
