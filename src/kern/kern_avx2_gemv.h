@@ -44,17 +44,26 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_
                                                                  const uint8_t *wr, int nb,
                                                                  float bo, const int NR) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 c[4][2];
-  for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  /* c<r><e|o>: named, so they stay in registers (a c[4][2] array with row
+   * loops was kept on the stack: each FMA chain went through memory) */
+  __m256 c0e = _mm256_setzero_ps(), c0o = c0e, c1e = c0e, c1o = c0e, c2e = c0e, c2o = c0e, c3e = c0e,
+         c3o = c0e;
+#define Q8P_ROWS(B, wb, S)                  \
+  do {                                      \
+    Q8P_BLOCK(0, (B), wb, c0##S);           \
+    if (NR > 1) Q8P_BLOCK(1, (B), wb, c1##S); \
+    if (NR > 2) Q8P_BLOCK(2, (B), wb, c2##S); \
+    if (NR > 3) Q8P_BLOCK(3, (B), wb, c3##S); \
+  } while (0)
   int b = 0;
-#define Q8P_PAIR(B)                                                         \
-  do {                                                                      \
-    const uint8_t *wb = wr + (size_t)(B) * EP_Q8_BLOCK_BYTES;               \
-    __m256i wq_ = Q8_LD(wb);                                                \
-    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, (B), wb, c[r][0]);            \
-    wb += EP_Q8_BLOCK_BYTES;                                                \
-    wq_ = Q8_LD(wb);                                                        \
-    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, (B) + 1, wb, c[r][1]);        \
+#define Q8P_PAIR(B)                                           \
+  do {                                                        \
+    const uint8_t *wb = wr + (size_t)(B) * EP_Q8_BLOCK_BYTES; \
+    __m256i wq_ = Q8_LD(wb);                                  \
+    Q8P_ROWS((B), wb, e);                                     \
+    wb += EP_Q8_BLOCK_BYTES;                                  \
+    wq_ = Q8_LD(wb);                                          \
+    Q8P_ROWS((B) + 1, wb, o);                                 \
   } while (0)
   for (; b + 4 <= nb; b += 4) { /* 4 blocks per iteration: less loop overhead */
     Q8P_PAIR(b);
@@ -65,12 +74,15 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row(float *y, size_
   if (b < nb) {
     const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
     __m256i wq_ = Q8_LD(wb);
-    for (int r = 0; r < NR; r++) Q8P_BLOCK(r, b, wb, c[r][0]);
+    Q8P_ROWS(b, wb, e);
   }
-  for (int r = 0; r < NR; r++) c[r][0] = _mm256_add_ps(c[r][0], c[r][1]);
+#undef Q8P_ROWS
+  c0e = _mm256_add_ps(c0e, c0o);
+  c1e = _mm256_add_ps(c1e, c1o);
+  c2e = _mm256_add_ps(c2e, c2o);
+  c3e = _mm256_add_ps(c3e, c3o);
   float t[4];
-  _mm_storeu_ps(t, hsum4(c[0][0], NR > 1 ? c[1][0] : c[0][0], NR > 2 ? c[2][0] : c[0][0],
-                         NR > 3 ? c[3][0] : c[0][0]));
+  _mm_storeu_ps(t, hsum4(c0e, NR > 1 ? c1e : c0e, NR > 2 ? c2e : c0e, NR > 3 ? c3e : c0e));
   for (int r = 0; r < NR; r++) y[(size_t)r * ys] = t[r] + bo;
 }
 
