@@ -93,24 +93,41 @@ AVX2_FN static inline __attribute__((always_inline)) void q8_row_raw(float *y, s
                                                                      const uint8_t *wr, int nb,
                                                                      float bo, const int NR) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 c[4][2];
-  for (int r = 0; r < NR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
-  for (int b = 0; b < nb; b++) {
-    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;
-    __m256i wq = Q8_LD(wb);
-    float sw = q8_scale(wb);
-    for (int r = 0; r < NR; r++) {
-      const uint8_t *xq = x + (size_t)r * xs + (size_t)b * EP_Q8_BLOCK_BYTES;
-      __m256i xq8 = Q8_LD(xq);
-      __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(xq8, xq8), _mm256_sign_epi8(wq, xq8));
-      __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-      c[r][b & 1] = _mm256_fmadd_ps(s, _mm256_set1_ps(q8_scale(xq) * sw), c[r][b & 1]);
-    }
+  __m256 c0e = _mm256_setzero_ps(), c0o = c0e, c1e = c0e, c1o = c0e, c2e = c0e, c2o = c0e, c3e = c0e,
+         c3o = c0e; /* named: in registers (see q8_row) */
+#define Q8R_ONE(r, acc)                                                                           \
+  do {                                                                                            \
+    const uint8_t *xq = x + (size_t)(r) * xs + (size_t)b * EP_Q8_BLOCK_BYTES;                     \
+    __m256i xq8 = Q8_LD(xq);                                                                      \
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(xq8, xq8), _mm256_sign_epi8(wq, xq8));      \
+    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));                                    \
+    acc = _mm256_fmadd_ps(s, _mm256_set1_ps(q8_scale(xq) * sw), acc);                             \
+  } while (0)
+#define Q8R_BLOCK(S)                                              \
+  do {                                                            \
+    const uint8_t *wb = wr + (size_t)b * EP_Q8_BLOCK_BYTES;       \
+    __m256i wq = Q8_LD(wb);                                       \
+    float sw = q8_scale(wb);                                      \
+    Q8R_ONE(0, c0##S);                                            \
+    if (NR > 1) Q8R_ONE(1, c1##S);                                \
+    if (NR > 2) Q8R_ONE(2, c2##S);                                \
+    if (NR > 3) Q8R_ONE(3, c3##S);                                \
+  } while (0)
+  int b = 0;
+  for (; b + 2 <= nb; b++) { /* even block, then odd: the parity of b picks the chain */
+    Q8R_BLOCK(e);
+    b++;
+    Q8R_BLOCK(o);
   }
-  for (int r = 0; r < NR; r++) c[r][0] = _mm256_add_ps(c[r][0], c[r][1]);
+  if (b < nb) Q8R_BLOCK(e);
+#undef Q8R_BLOCK
+#undef Q8R_ONE
+  c0e = _mm256_add_ps(c0e, c0o);
+  c1e = _mm256_add_ps(c1e, c1o);
+  c2e = _mm256_add_ps(c2e, c2o);
+  c3e = _mm256_add_ps(c3e, c3o);
   float t[4];
-  _mm_storeu_ps(t, hsum4(c[0][0], NR > 1 ? c[1][0] : c[0][0], NR > 2 ? c[2][0] : c[0][0],
-                         NR > 3 ? c[3][0] : c[0][0]));
+  _mm_storeu_ps(t, hsum4(c0e, NR > 1 ? c1e : c0e, NR > 2 ? c2e : c0e, NR > 3 ? c3e : c0e));
   for (int r = 0; r < NR; r++) y[(size_t)r * ys] = t[r] + bo;
 }
 

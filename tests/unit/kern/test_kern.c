@@ -462,6 +462,8 @@ int main(void) {
                            {33, 300, 1100}, {40, 768, 1000}, {17, 264, 300},
                            /* the sgemm path starts at 40 rows: ragged rows above it */
                            {49, 300, 1100}, {41, 264, 300},
+                           /* Q8 rows over 8192 values (long-row kernel), 1-5 rows */
+                           {1, 8224, 7}, {3, 8232, 5}, {5, 8224, 6},
                            /* AVX2 row kernel: 12-row group + 2 rows, 256-column K blocks
                             * with a short last one and a scalar tail, outputs 2 mod 3 */
                            {14, 523, 71}, {4, 1030, 38}};
@@ -491,6 +493,8 @@ int main(void) {
         test_batch_invariant(k, (ep_kern_wtype)wt, 9, 768, 70);
         test_batch_invariant(k, (ep_kern_wtype)wt, 9, 2056, 27);
         test_batch_invariant(k, (ep_kern_wtype)wt, 15, 520, 41);
+        /* rows of more than 8192 values (257 Q8 blocks: the Q8 long-row kernel) */
+        test_batch_invariant(k, (ep_kern_wtype)wt, 6, 8224, 5);
       }
       test_row_ops(k);
       test_attention(k, 16, 8, 2);
